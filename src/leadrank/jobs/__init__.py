@@ -1,0 +1,1 @@
+"""Background jobs: named ``"domain.verb"``, take ids (never ORM objects), enqueued after commit."""

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from leadrank.models import Job, JobReject
+from leadrank.models.base import utcnow
+
+
+class JobRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, job_id: uuid.UUID, workspace_id: uuid.UUID | None = None) -> Job | None:
+        stmt = select(Job).where(Job.id == job_id)
+        if workspace_id is not None:
+            stmt = stmt.where(Job.workspace_id == workspace_id)
+        return self.session.scalars(stmt).first()
+
+    def get_for_update(self, job_id: uuid.UUID) -> Job | None:
+        return self.session.scalars(
+            select(Job).where(Job.id == job_id).with_for_update()
+        ).first()
+
+    def list(self, workspace_id: uuid.UUID, *, kind: str | None = None, limit: int = 50) -> Sequence[Job]:
+        stmt = select(Job).where(Job.workspace_id == workspace_id)
+        if kind:
+            stmt = stmt.where(Job.kind == kind)
+        return self.session.scalars(stmt.order_by(Job.created_at.desc()).limit(limit)).all()
+
+    def resumable(self, stale_before: datetime) -> Sequence[uuid.UUID]:
+        """Jobs never started, or running but silent since ``stale_before`` (their worker died)."""
+        stmt = select(Job.id).where(
+            (Job.status == "queued")
+            | ((Job.status == "running") & ((Job.heartbeat_at.is_(None)) | (Job.heartbeat_at < stale_before)))
+        ).order_by(Job.created_at)
+        return self.session.scalars(stmt).all()
+
+    def heartbeat(self, job_id: uuid.UUID) -> None:
+        self.session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+
+    def add_rejects(self, job_id: uuid.UUID, rejects: list[dict]) -> None:
+        if rejects:
+            self.session.execute(
+                JobReject.__table__.insert(), [{"job_id": job_id, **r} for r in rejects]
+            )
+
+    def delete_rejects_from(self, job_id: uuid.UUID, row_number: int) -> None:
+        """A resumed run re-reads rows from ``row_number``: drop rejects it will report again."""
+        self.session.execute(
+            JobReject.__table__.delete().where(
+                (JobReject.job_id == job_id) & (JobReject.row_number >= row_number)
+            )
+        )
+
+    def rejects(self, job_id: uuid.UUID, *, limit: int | None = None) -> Sequence[JobReject]:
+        stmt = select(JobReject).where(JobReject.job_id == job_id).order_by(JobReject.row_number, JobReject.id)
+        if limit:
+            stmt = stmt.limit(limit)
+        return self.session.scalars(stmt).all()
+
+    def count_rejects(self, job_id: uuid.UUID) -> int:
+        return self.session.scalar(select(func.count()).where(JobReject.job_id == job_id)) or 0
+
+    def counts_by_status(self) -> dict[str, int]:
+        rows = self.session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+        return {status: n for status, n in rows}

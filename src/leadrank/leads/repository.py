@@ -1,0 +1,259 @@
+"""Every query on leads and activities lives here."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from leadrank.errors import InvalidInput
+from leadrank.leads.filters import SORTABLE, LeadFilters, LeadSort
+from leadrank.models import Activity, Lead, ScoreHistory
+
+# Columns an upsert may write (everything a user supplies; never score or override fields).
+UPSERT_COLUMNS = (
+    "external_id", "first_name", "last_name", "email", "phone", "company_name", "job_title",
+    "industry", "company_size", "annual_revenue", "location", "country", "website", "lead_source",
+    "campaign", "description", "outcome", "outcome_date", "last_activity_date",
+)
+KEY_BATCH = 2000  # keeps IN (...) lists well under SQLite's bound-parameter limit
+
+
+def encode_cursor(payload: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(payload, dict):
+            raise ValueError
+        return payload
+    except (ValueError, json.JSONDecodeError):
+        raise InvalidInput("cursor is not valid; use the next_cursor of a previous page") from None
+
+
+class LeadRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- reads --------------------------------------------------------------------------
+    def get(self, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
+        return self.session.scalars(
+            select(Lead).where(Lead.id == lead_id, Lead.workspace_id == workspace_id)
+        ).first()
+
+    def get_many(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[Lead]:
+        out: list[Lead] = []
+        for start in range(0, len(lead_ids), KEY_BATCH):
+            batch = lead_ids[start:start + KEY_BATCH]
+            out.extend(self.session.scalars(
+                select(Lead).where(Lead.workspace_id == workspace_id, Lead.id.in_(batch))
+            ))
+        return out
+
+    def _filtered(self, stmt: Select, workspace_id: uuid.UUID, f: LeadFilters) -> Select:
+        stmt = stmt.where(Lead.workspace_id == workspace_id)
+        if f.industry:
+            stmt = stmt.where(Lead.industry.in_(f.industry))
+        if f.lead_source:
+            stmt = stmt.where(Lead.lead_source.in_(f.lead_source))
+        if f.grade:
+            grades = [g.upper() for g in f.grade]
+            stmt = stmt.where(or_(Lead.grade_override.in_(grades),
+                                  and_(Lead.grade_override.is_(None), Lead.grade.in_(grades))))
+        if f.outcome:
+            stmt = stmt.where(Lead.outcome.in_(f.outcome))
+        if f.company_size_min is not None:
+            stmt = stmt.where(Lead.company_size >= f.company_size_min)
+        if f.company_size_max is not None:
+            stmt = stmt.where(Lead.company_size <= f.company_size_max)
+        if f.job_title:
+            stmt = stmt.where(func.lower(Lead.job_title).contains(f.job_title.lower(), autoescape=True))
+        if f.min_score is not None:
+            stmt = stmt.where(Lead.sort_score >= f.min_score)
+        if f.max_score is not None:
+            stmt = stmt.where(Lead.score <= f.max_score)
+        if f.created_from is not None:
+            stmt = stmt.where(Lead.created_at >= f.created_from)
+        if f.created_to is not None:
+            stmt = stmt.where(Lead.created_at <= f.created_to)
+        if f.q:
+            term = f.q.strip().lower()
+            stmt = stmt.where(or_(
+                func.lower(Lead.email).contains(term, autoescape=True),
+                func.lower(Lead.company_name).contains(term, autoescape=True),
+                func.lower(Lead.first_name + " " + Lead.last_name).contains(term, autoescape=True),
+                func.lower(Lead.last_name).contains(term, autoescape=True),
+            ))
+        return stmt
+
+    def count(self, workspace_id: uuid.UUID, f: LeadFilters | None = None) -> int:
+        stmt = self._filtered(select(func.count()).select_from(Lead), workspace_id, f or LeadFilters())
+        return self.session.scalar(stmt) or 0
+
+    def page(self, workspace_id: uuid.UUID, f: LeadFilters, sort: LeadSort, *, limit: int,
+             cursor: str | None = None) -> tuple[list[Lead], str | None]:
+        """One page of the list. Keyset pagination on non-null sort keys (fast at any depth),
+        offset pagination for the sorts on nullable columns."""
+        column = getattr(Lead, SORTABLE[sort.by])
+        keyset = SORTABLE[sort.by] in ("sort_score", "created_at")
+        stmt = self._filtered(select(Lead), workspace_id, f)
+        if sort.descending:
+            order = [column.desc(), Lead.id.desc()]
+        else:
+            order = [column.asc(), Lead.id.asc()]
+        if not keyset:
+            # Unknown values last in either direction.
+            order.insert(0, column.is_(None))
+        stmt = stmt.order_by(*order)
+        position = decode_cursor(cursor) if cursor else {}
+        offset = 0
+        if keyset and "v" in position:
+            value = position["v"]
+            if SORTABLE[sort.by] == "created_at":
+                value = datetime.fromisoformat(value)
+            last_id = uuid.UUID(position["id"])
+            cmp = tuple_(column, Lead.id) < tuple_(value, last_id) if sort.descending else \
+                tuple_(column, Lead.id) > tuple_(value, last_id)
+            stmt = stmt.where(cmp)
+        elif "o" in position:
+            offset = int(position["o"])
+            stmt = stmt.offset(offset)
+        rows = list(self.session.scalars(stmt.limit(limit + 1)))
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            if keyset:
+                value = getattr(last, SORTABLE[sort.by])
+                next_cursor = encode_cursor({"v": value.isoformat() if isinstance(value, datetime) else value,
+                                             "id": str(last.id)})
+            else:
+                next_cursor = encode_cursor({"o": offset + limit})
+        return rows, next_cursor
+
+    def iter_ranked(self, workspace_id: uuid.UUID, f: LeadFilters, *, limit: int | None = None,
+                    batch: int = 5000) -> Iterator[Lead]:
+        """Leads in score order, streamed in keyset batches (exports of any size)."""
+        sent = 0
+        cursor = None
+        while limit is None or sent < limit:
+            size = batch if limit is None else min(batch, limit - sent)
+            rows, cursor = self.page(workspace_id, f, LeadSort(), limit=size, cursor=cursor)
+            for lead in rows:
+                yield lead
+            sent += len(rows)
+            self.session.expunge_all()
+            if cursor is None:
+                return
+
+    def distinct_values(self, workspace_id: uuid.UUID, column: str, limit: int = 200) -> list[str]:
+        col = getattr(Lead, column)
+        stmt = (select(col).where(Lead.workspace_id == workspace_id, col.is_not(None))
+                .group_by(col).order_by(func.count().desc()).limit(limit))
+        return [v for v in self.session.scalars(stmt)]
+
+    def find_by_keys(self, workspace_id: uuid.UUID, keys: Iterable[str]) -> dict[str, tuple[uuid.UUID, str]]:
+        """dedupe_key -> (lead id, content_hash) for the keys that already exist."""
+        keys = list(keys)
+        found: dict[str, tuple[uuid.UUID, str]] = {}
+        for start in range(0, len(keys), KEY_BATCH):
+            batch = keys[start:start + KEY_BATCH]
+            rows = self.session.execute(
+                select(Lead.dedupe_key, Lead.id, Lead.content_hash)
+                .where(Lead.workspace_id == workspace_id, Lead.dedupe_key.in_(batch))
+            )
+            for key, lead_id, content_hash in rows:
+                found[key] = (lead_id, content_hash)
+        return found
+
+    def ids_by(self, workspace_id: uuid.UUID, column: str, values: Iterable[str]) -> dict[str, uuid.UUID]:
+        col = getattr(Lead, column)
+        values = list({v for v in values if v})
+        out: dict[str, uuid.UUID] = {}
+        for start in range(0, len(values), KEY_BATCH):
+            batch = values[start:start + KEY_BATCH]
+            for value, lead_id in self.session.execute(
+                select(col, Lead.id).where(Lead.workspace_id == workspace_id, col.in_(batch))
+            ):
+                out[str(value)] = lead_id
+        return out
+
+    def activities(self, lead_id: uuid.UUID, limit: int = 500) -> Sequence[Activity]:
+        return self.session.scalars(
+            select(Activity).where(Activity.lead_id == lead_id)
+            .order_by(Activity.activity_date.desc()).limit(limit)
+        ).all()
+
+    def score_history(self, lead_id: uuid.UUID, limit: int = 100) -> Sequence[ScoreHistory]:
+        return self.session.scalars(
+            select(ScoreHistory).where(ScoreHistory.lead_id == lead_id)
+            .order_by(ScoreHistory.scored_at.desc()).limit(limit)
+        ).all()
+
+    # --- writes -------------------------------------------------------------------------
+    def insert_leads(self, rows: list[dict]) -> None:
+        if rows:
+            self.session.execute(Lead.__table__.insert(), rows)
+
+    def update_leads(self, rows: list[dict]) -> None:
+        """Bulk update by primary key (each dict has ``id`` and the columns to set)."""
+        if not rows:
+            return
+        # Group by the set of columns so each executemany has one statement shape.
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for row in rows:
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+        table = Lead.__table__
+        for cols, group in groups.items():
+            from sqlalchemy import bindparam
+
+            stmt = (update(table).where(table.c.id == bindparam("_id"))
+                    .values({c: bindparam(c) for c in cols if c != "id"}))
+            self.session.execute(stmt, [{**{k: v for k, v in r.items() if k != "id"}, "_id": r["id"]}
+                                        for r in group])
+
+    def insert_activities(self, rows: list[dict]) -> int:
+        """Insert activities, skipping ones already stored (same dedupe key). Returns new count."""
+        if not rows:
+            return 0
+        keys = [r["dedupe_key"] for r in rows]
+        existing: set[str] = set()
+        workspace_id = rows[0]["workspace_id"]
+        for start in range(0, len(keys), KEY_BATCH):
+            existing.update(self.session.scalars(
+                select(Activity.dedupe_key).where(Activity.workspace_id == workspace_id,
+                                                  Activity.dedupe_key.in_(keys[start:start + KEY_BATCH]))
+            ))
+        seen: set[str] = set()
+        fresh = []
+        for r in rows:
+            if r["dedupe_key"] in existing or r["dedupe_key"] in seen:
+                continue
+            seen.add(r["dedupe_key"])
+            fresh.append(r)
+        if fresh:
+            self.session.execute(Activity.__table__.insert(), fresh)
+        return len(fresh)
+
+    def bump_last_activity(self, workspace_id: uuid.UUID, latest: dict[uuid.UUID, datetime]) -> None:
+        for lead_id, when in latest.items():
+            self.session.execute(
+                update(Lead).where(Lead.id == lead_id, Lead.workspace_id == workspace_id,
+                                   or_(Lead.last_activity_date.is_(None), Lead.last_activity_date < when))
+                .values(last_activity_date=when)
+            )
+
+    def delete(self, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
+        self.session.execute(delete(Activity).where(Activity.lead_id == lead_id, Activity.workspace_id == workspace_id))
+        self.session.execute(delete(ScoreHistory).where(ScoreHistory.lead_id == lead_id,
+                                                         ScoreHistory.workspace_id == workspace_id))
+        result = self.session.execute(delete(Lead).where(Lead.id == lead_id, Lead.workspace_id == workspace_id))
+        return (result.rowcount or 0) > 0

@@ -1,0 +1,366 @@
+"""Small, vectorised parsers shared by the featurizer, the leakage guard and the explainer.
+
+Everything here works on pandas Series and does its Python-level work once per *distinct*
+value (``pd.factorize``), never once per row, so it stays fast on a million leads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NAT_NS = np.iinfo(np.int64).min
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+# --------------------------------------------------------------------------- generic helpers
+
+
+def map_distinct(values: pd.Series, func: Callable[[Any], Any], dtype: Any = object) -> np.ndarray:
+    """Apply ``func`` once per distinct value and broadcast back (missing -> ``func(None)``)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = [func(u) for u in uniques]
+    mapped.append(func(None))
+    table = np.empty(len(mapped), dtype=dtype)
+    table[:] = mapped
+    return table[codes]  # code -1 picks the last entry (missing)
+
+
+def is_missing_scalar(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and np.isnan(v):
+        return True
+    if v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, str) and v.strip() == ""
+
+
+def clean_strings(s: pd.Series) -> pd.Series:
+    """Strings stripped and lower-cased; empty strings / None become NaN (object dtype)."""
+    def norm(v: Any) -> Any:
+        if is_missing_scalar(v):
+            return np.nan
+        return str(v).strip().lower()
+
+    return pd.Series(map_distinct(s, norm), index=s.index, dtype=object)
+
+
+def present_mask(s: pd.Series) -> np.ndarray:
+    """True where a value is present (not None/NaN and not an empty string)."""
+    mask = s.notna().to_numpy().copy()
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        stripped = s.astype("str").str.strip()
+        mask &= (stripped != "").to_numpy(dtype=bool, na_value=False)
+    return mask
+
+
+def to_epoch_ns(s: pd.Series) -> np.ndarray:
+    """Any date-like Series -> int64 nanoseconds since epoch in UTC (``NAT_NS`` for missing).
+
+    Naive timestamps are taken to be UTC.
+    """
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        d = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(s.dtype):
+        d = s
+    else:
+        d = parse_dates(s)
+        d = d.dt.tz_convert("UTC").dt.tz_localize(None)
+    return d.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+
+
+def parse_dates(s: pd.Series) -> pd.Series:
+    """Parse strings to tz-aware UTC datetimes, trying the fast path first."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
+        return pd.to_datetime(s, utc=True)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    u = pd.Series(uniques, dtype=object)
+    try:
+        parsed = pd.to_datetime(u, utc=True, errors="coerce")
+    except (ValueError, TypeError):
+        parsed = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns, UTC]")
+    if len(u) and parsed.isna().mean() > 0.05:
+        try:
+            alt = pd.to_datetime(u, utc=True, errors="coerce", format="mixed")
+            if alt.notna().sum() > parsed.notna().sum():
+                parsed = alt
+        except (ValueError, TypeError):
+            pass
+    table = pd.concat([parsed, pd.Series([pd.NaT], dtype=parsed.dtype)], ignore_index=True)
+    out = table.iloc[codes].reset_index(drop=True)
+    out.index = s.index
+    return out
+
+
+def to_numeric(s: pd.Series) -> np.ndarray:
+    """Numbers, bools or numeric strings -> float64 (NaN where not a number)."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(float).to_numpy()
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def conv(v: Any) -> float:
+        if is_missing_scalar(v):
+            return np.nan
+        if isinstance(v, bool):
+            return float(v)
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return float(v)
+        txt = str(v).strip().replace(",", "").replace("$", "").replace("€", "").replace("%", "")
+        try:
+            return float(txt)
+        except ValueError:
+            return np.nan
+
+    return map_distinct(s, conv, dtype=np.float64)
+
+
+_TRUE = {"true", "yes", "y", "t", "1", "1.0", "ja", "oui", "si", "sí", "x", "checked"}
+_FALSE = {"false", "no", "n", "f", "0", "0.0", "nein", "non", "unchecked"}
+
+
+def to_boolean(s: pd.Series) -> np.ndarray:
+    """Booleans in common spellings -> 1.0 / 0.0 / NaN."""
+    def conv(v: Any) -> float:
+        if is_missing_scalar(v):
+            return np.nan
+        if isinstance(v, (bool, np.bool_)):
+            return float(v)
+        txt = str(v).strip().lower()
+        if txt in _TRUE:
+            return 1.0
+        if txt in _FALSE:
+            return 0.0
+        return np.nan
+
+    return map_distinct(s, conv, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- column typing
+
+COLUMN_TYPES = ("empty", "boolean", "numeric", "date", "text", "categorical", "identifier")
+
+
+def infer_column_type(s: pd.Series) -> str:
+    """Guess what a user column holds: boolean, numeric, date, free text, categorical or id."""
+    present = s[present_mask(s)]
+    n = len(present)
+    if n == 0:
+        return "empty"
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "boolean"
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
+        return "date"
+    sample = present.sample(min(n, 2000), random_state=0) if n > 2000 else present
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        uniq = pd.unique(sample)
+        if len(uniq) <= 2 and set(np.asarray(uniq, dtype=float)).issubset({0.0, 1.0}):
+            return "boolean"
+        return "numeric"
+    bools = to_boolean(sample)
+    if np.mean(~np.isnan(bools)) >= 0.98:
+        return "boolean"
+    nums = to_numeric(sample)
+    if np.mean(~np.isnan(nums)) >= 0.95:
+        return "numeric"
+    txt = sample.astype(str)
+    if txt.str.contains(r"\d", regex=True).mean() > 0.95 and txt.str.len().between(6, 40).mean() > 0.95:
+        parsed = parse_dates(sample)
+        if parsed.notna().mean() >= 0.95:
+            return "date"
+    n_unique = present.nunique()
+    mean_len = txt.str.len().mean()
+    mean_words = txt.str.count(r"\s+").mean() + 1
+    if mean_len >= 30 and mean_words >= 4 and n_unique / n >= 0.2:
+        return "text"
+    if n >= 50 and n_unique / n > 0.9:
+        return "identifier"
+    return "categorical"
+
+
+# --------------------------------------------------------------------------- job titles
+
+SENIORITY_LEVELS = ("student", "ic", "senior_ic", "manager", "head", "director", "vp", "c_level")
+SENIORITY_LABELS = {
+    "student": "student/intern",
+    "ic": "individual contributor",
+    "senior_ic": "senior individual contributor",
+    "manager": "manager",
+    "head": "head-of",
+    "director": "director",
+    "vp": "VP",
+    "c_level": "C-level",
+    "unknown": "unknown",
+}
+_SENIORITY_RULES: list[tuple[str, re.Pattern[str]]] = [
+    ("vp", re.compile(r"\b(vp|svp|evp|avp|vice[\s-]*president|v\.\s?p\.?|vizepr[aä]sident|vicepresidente)\b")),
+    (
+        "c_level",
+        re.compile(
+            r"\b(ceo|cto|cfo|coo|cmo|cio|cro|cso|cpo|cdo|chro|ciso|chief|president|founder|co[\s-]?founder|"
+            r"owner|co[\s-]?owner|proprietor|managing\s+director|managing\s+partner|partner|"
+            r"gesch[aä]ftsf[uü]hrer(in)?|inhaber(in)?|pdg|directeur\s+g[eé]n[eé]ral|director\s+general|"
+            r"executive\s+director|general\s+partner|board\s+member|chairman|chairwoman)\b"
+        ),
+    ),
+    ("head", re.compile(r"\b(head|leiter(in)?|jefe|jefa|responsable)\b")),
+    ("director", re.compile(r"\b(director|directeur|directrice|directora|dir\.?|direktor(in)?)\b")),
+    (
+        "manager",
+        re.compile(
+            r"\b(manager|mgr|management|supervisor|team\s*lead|lead|gerente|manag(e|ing)|foreman|"
+            r"coordinator\s+lead|superintendent)\b"
+        ),
+    ),
+    (
+        "student",
+        re.compile(
+            r"\b(student|intern|internship|trainee|apprentice|werkstudent(in)?|praktikant(in)?|"
+            r"stagiaire|[eé]tudiant(e)?|estudiante|becario|phd\s+candidate|graduate\s+student)\b"
+        ),
+    ),
+    ("senior_ic", re.compile(r"\b(senior|sr\.?|principal|staff|expert|specialist\s+ii+|architect)\b")),
+]
+_ASSISTANT = re.compile(r"\b(assistant|assistent(in)?|secretary|pa)\s+(to|of)\b|\bexecutive\s+assistant\b")
+
+DEPARTMENTS = (
+    "sales", "marketing", "engineering_it", "product", "finance", "hr", "operations",
+    "customer", "legal", "executive", "other",
+)
+DEPARTMENT_LABELS = {
+    "sales": "sales", "marketing": "marketing", "engineering_it": "engineering/IT", "product": "product",
+    "finance": "finance", "hr": "HR", "operations": "operations", "customer": "customer success",
+    "legal": "legal", "executive": "executive", "other": "other", "unknown": "unknown",
+}
+_DEPARTMENT_RULES: list[tuple[str, re.Pattern[str]]] = [
+    ("sales", re.compile(r"\b(sales|business\s+development|bdr|sdr|account\s+(executive|manager)|ae|revenue|"
+                         r"commercial|vertrieb|ventas|ventes|cro|partnerships?|channel)\b")),
+    ("marketing", re.compile(r"\b(marketing|growth|brand|content|seo|sem|demand\s+gen(eration)?|communications?|"
+                             r"pr|social\s+media|cmo|campaigns?|advertising|events?)\b")),
+    ("engineering_it", re.compile(r"\b(engineer(ing)?|developer|software|it|information\s+technology|technology|"
+                                  r"technical|cto|cio|ciso|devops|data|architect|programmer|security|systems?|"
+                                  r"infrastructure|informatik|r&d|research)\b")),
+    ("product", re.compile(r"\b(product|ux|ui|design(er)?|cpo)\b")),
+    ("finance", re.compile(r"\b(finance|financial|cfo|accounting|accountant|controller|controlling|treasur(y|er)|"
+                           r"audit(or)?|fp&a|bookkeep(er|ing)|tax|procurement|purchasing|buyer)\b")),
+    ("hr", re.compile(r"\b(hr|human\s+resources|people|talent|recruit(er|ing|ment)?|chro|personal)\b")),
+    ("operations", re.compile(r"\b(operations|ops|coo|supply\s+chain|logistics|facilities|production|"
+                              r"manufacturing|plant|quality)\b")),
+    ("customer", re.compile(r"\b(customer|client|support|service|success)\b")),
+    ("legal", re.compile(r"\b(legal|counsel|compliance|attorney|lawyer|paralegal)\b")),
+    ("executive", re.compile(r"\b(ceo|founder|co[\s-]?founder|owner|president|managing\s+director|"
+                             r"general\s+manager|chief\s+executive|gesch[aä]ftsf[uü]hrer(in)?|pdg|partner|"
+                             r"chairman)\b")),
+]
+
+
+def _prep_title(v: Any) -> str | None:
+    if is_missing_scalar(v):
+        return None
+    t = str(v).lower()
+    t = re.sub(r"[,/|()&+]", " ", t.replace("&", " & ")).replace(" & ", " & ")
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def parse_seniority(title: Any) -> str:
+    t = _prep_title(title)
+    if not t:
+        return "unknown"
+    if _ASSISTANT.search(t):
+        return "ic"
+    for level, rx in _SENIORITY_RULES:
+        if rx.search(t):
+            return level
+    return "ic"
+
+
+def parse_department(title: Any) -> str:
+    t = _prep_title(title)
+    if not t:
+        return "unknown"
+    for dept, rx in _DEPARTMENT_RULES:
+        if rx.search(t):
+            return dept
+    return "other"
+
+
+# --------------------------------------------------------------------------- email / web
+
+FREE_MAIL_DOMAINS = frozenset(
+    """gmail.com googlemail.com yahoo.com ymail.com rocketmail.com hotmail.com outlook.com live.com msn.com
+    aol.com icloud.com me.com mac.com protonmail.com proton.me pm.me gmx.com gmx.net gmx.de web.de mail.com
+    mail.ru yandex.ru yandex.com qq.com 163.com 126.com sina.com zoho.com zohomail.com tutanota.com fastmail.com
+    hushmail.com inbox.com btinternet.com sky.com virginmedia.com orange.fr wanadoo.fr free.fr laposte.net sfr.fr
+    t-online.de freenet.de libero.it tiscali.it alice.it virgilio.it seznam.cz wp.pl o2.pl interia.pl onet.pl
+    rediffmail.com uol.com.br bol.com.br terra.com.br ig.com.br naver.com daum.net hanmail.net yahoo.co.uk
+    yahoo.fr yahoo.de yahoo.es yahoo.it yahoo.co.in yahoo.com.br hotmail.co.uk hotmail.fr hotmail.de hotmail.es
+    hotmail.it live.co.uk live.fr outlook.fr outlook.de bluewin.ch telenet.be skynet.be ziggo.nl kpnmail.nl
+    comcast.net verizon.net att.net sbcglobal.net cox.net charter.net earthlink.net juno.com
+    """.split()
+)
+_FREE_MAIL_PREFIXES = ("yahoo.", "hotmail.", "outlook.", "live.", "gmx.", "yandex.", "aol.")
+GENERIC_MAILBOXES = frozenset(
+    "info sales contact admin office hello support team mail enquiries inquiries noreply no-reply marketing "
+    "webmaster hr jobs careers billing accounts service kontakt".split()
+)
+_SECOND_LEVEL = frozenset("co com net org gov ac edu ltd plc or ne go".split())
+
+
+def registered_domain(host: Any) -> str | None:
+    """``https://www.shop.acme.co.uk/x`` -> ``acme.co.uk``; e-mail domains work too."""
+    if is_missing_scalar(host):
+        return None
+    h = str(host).strip().lower()
+    h = re.sub(r"^[a-z][a-z0-9+.-]*://", "", h)
+    h = h.split("/")[0].split("?")[0].split("#")[0].split(":")[0]
+    if "@" in h:
+        h = h.rsplit("@", 1)[1]
+    h = h.strip(".")
+    if h.startswith("www."):
+        h = h[4:]
+    parts = [p for p in h.split(".") if p]
+    if len(parts) < 2:
+        return None
+    if len(parts) >= 3 and parts[-2] in _SECOND_LEVEL and len(parts[-1]) == 2:
+        return ".".join(parts[-3:])
+    return ".".join(parts[-2:])
+
+
+def is_free_mail(domain: Any) -> bool:
+    if is_missing_scalar(domain):
+        return False
+    d = str(domain).lower()
+    return d in FREE_MAIL_DOMAINS or d.startswith(_FREE_MAIL_PREFIXES)
+
+
+def email_parts(emails: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Vectorised split of e-mail addresses into (local part, full domain), lower-cased; NaN if invalid."""
+    s = emails.astype("str").str.strip().str.lower()
+    valid = s.str.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$").to_numpy(dtype=bool, na_value=False)
+    valid = valid & emails.notna().to_numpy()
+    parts = s.str.split("@", n=1, expand=False)
+    local = parts.str[0].astype(object)
+    domain = parts.str[-1].astype(object)
+    local[~valid] = np.nan
+    domain[~valid] = np.nan
+    return local, domain
+
+
+# --------------------------------------------------------------------------- text
+
+_STOPWORDS = frozenset(
+    """a an the and or of to in on for with at by from is are was were be been it this that as we our you your
+    i they them he she his her their not no but if so do does did have has had will would can could should may
+    about into over more most very just also than then there here what which who when where how all any some
+    per via de la le les des et en el los las y un une una der die das und mit""".split()
+)
+
+
+def tokenize(v: Any) -> list[str]:
+    if is_missing_scalar(v):
+        return []
+    return [t for t in re.findall(r"[a-zà-ÿ][a-zà-ÿ0-9+#-]{2,}", str(v).lower()) if t not in _STOPWORDS]

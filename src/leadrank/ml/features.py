@@ -1,0 +1,668 @@
+"""Lead features: firmographics, role, contact quality, source, custom attributes and
+point-in-time behaviour from activities.
+
+``LeadFeaturizer`` follows the scikit-learn contract: ``__init__`` stores parameters, ``fit``
+learns vocabularies and encodings (attributes ending in ``_``), ``transform`` refuses to run
+unfitted. Its whole learned state is plain JSON (``get_state`` / ``from_state``).
+
+Every engineered feature knows its *group*: the user column(s) it came from ("job_title",
+"email", "activities.demo_request", "engagement", "custom.budget"...), so that per-feature
+contributions can be summed back to something a user recognises.
+
+Point-in-time: each lead has a cut-off (its outcome date for training rows, "now"/``as_of``
+when scoring) and only activities strictly before it count.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import NotFittedError
+
+from leadrank.errors import InvalidInput
+from leadrank.ml import _parsing as P
+
+ACTIVITY_TYPES = (
+    "website_visit", "email_open", "email_click", "download", "form_fill",
+    "webinar", "demo_request", "meeting", "call", "other",
+)
+#: Prior weights for the decayed engagement score (the model learns its own weights on top).
+ACTIVITY_WEIGHTS = {
+    "website_visit": 1.0, "email_open": 0.5, "email_click": 1.5, "download": 2.0, "form_fill": 3.0,
+    "webinar": 3.0, "demo_request": 6.0, "meeting": 6.0, "call": 2.0, "other": 1.0,
+}
+_ACTIVITY_ALIASES = {
+    "visit": "website_visit", "page_view": "website_visit", "pageview": "website_visit", "web_visit": "website_visit",
+    "site_visit": "website_visit", "open": "email_open", "opened": "email_open", "email_opened": "email_open",
+    "click": "email_click", "clicked": "email_click", "email_clicked": "email_click", "form": "form_fill",
+    "form_submission": "form_fill", "form_submit": "form_fill", "demo": "demo_request", "demo_requested": "demo_request",
+    "phone_call": "call", "calls": "call", "meetings": "meeting", "downloads": "download",
+}
+
+#: Lead columns with a built-in meaning.
+CATEGORICAL_COLUMNS = ("industry", "location", "country", "lead_source", "campaign", "company_name")
+NUMERIC_COLUMNS = ("company_size", "annual_revenue")
+KEY_FIELDS = ("first_name", "last_name", "email", "phone", "company_name", "job_title", "industry",
+              "company_size", "website")
+STANDARD_COLUMNS = frozenset(
+    CATEGORICAL_COLUMNS + NUMERIC_COLUMNS
+    + ("job_title", "email", "website", "phone", "description", "first_name", "last_name",
+       "created_at", "last_activity_date")
+)
+#: Never features: identifiers, the label and its date, and what leadrank itself writes.
+IGNORED_COLUMNS = frozenset(
+    {"lead_id", "external_id", "outcome", "outcome_date", "score", "conversion_probability", "grade",
+     "updated_at", "workspace_id", "id", "model_version", "scored_at", "cutoff"}
+)
+
+_GROUP_CATEGORY = {
+    "industry": "fit", "company_size": "fit", "annual_revenue": "fit", "location": "fit", "country": "fit",
+    "website": "fit", "company_name": "fit", "job_title": "fit", "email": "contact", "phone": "contact",
+    "completeness": "contact", "lead_source": "source", "campaign": "source", "description": "profile",
+    "created_at": "source", "activity_recency": "engagement", "engagement": "engagement",
+    "last_activity_date": "engagement",
+}
+
+
+def group_category(group: str) -> str:
+    """The coarse family of a group: fit, contact, source, engagement, profile or custom."""
+    if group.startswith("activities."):
+        return "engagement"
+    return _GROUP_CATEGORY.get(group, "custom")
+
+
+def _now_ns() -> int:
+    return int(pd.Timestamp.now(tz="UTC").value)
+
+
+def _ts_ns(ts: Any) -> int:
+    t = pd.Timestamp(ts)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return int(t.tz_convert("UTC").as_unit("ns").value)
+
+
+def scoring_cutoffs(n: int, as_of: Any = None) -> np.ndarray:
+    """One cut-off per lead for scoring: ``as_of`` or now."""
+    return np.full(n, _ts_ns(as_of) if as_of is not None else _now_ns(), dtype=np.int64)
+
+
+def training_cutoffs(leads: pd.DataFrame, as_of: Any = None) -> np.ndarray:
+    """Cut-off per lead for training: its outcome date, capped at ``as_of`` (default now)."""
+    cap = _ts_ns(as_of) if as_of is not None else _now_ns()
+    cut = np.full(len(leads), cap, dtype=np.int64)
+    if "outcome_date" in leads.columns:
+        od = P.to_epoch_ns(leads["outcome_date"])
+        ok = od != P.NAT_NS
+        cut[ok] = np.minimum(od[ok], cap)
+    return cut
+
+
+def _resolve_cutoff(n: int, cutoff: Any, as_of: Any) -> np.ndarray:
+    if cutoff is None:
+        return scoring_cutoffs(n, as_of)
+    if np.isscalar(cutoff) or isinstance(cutoff, (pd.Timestamp, np.datetime64)):
+        return np.full(n, _ts_ns(cutoff), dtype=np.int64)
+    arr = np.asarray(cutoff)
+    if arr.dtype == np.int64:
+        if len(arr) != n:
+            raise InvalidInput("cutoff must have one value per lead")
+        return arr
+    ns = P.to_epoch_ns(pd.Series(arr))
+    if len(ns) != n:
+        raise InvalidInput("cutoff must have one value per lead")
+    ns[ns == P.NAT_NS] = _now_ns()
+    return ns
+
+
+def normalise_activity_types(s: pd.Series) -> pd.Series:
+    def norm(v: Any) -> str:
+        if P.is_missing_scalar(v):
+            return "other"
+        t = str(v).strip().lower().replace(" ", "_").replace("-", "_")
+        t = _ACTIVITY_ALIASES.get(t, t)
+        return t if t in ACTIVITY_TYPES else "other"
+
+    return pd.Series(P.map_distinct(s, norm), index=s.index)
+
+
+class ActivityStats:
+    """Point-in-time activity aggregates for a set of leads (also used by the explainer)."""
+
+    def __init__(self, n: int, types: tuple[str, ...]) -> None:
+        t = len(types)
+        self.types = types
+        self.counts = np.zeros((n, t), dtype=np.float64)
+        self.count_7d = np.zeros((n, t), dtype=np.float64)
+        self.days_since = np.full((n, t), np.nan)
+        self.days_since_last = np.full(n, np.nan)
+        self.n_7d = np.zeros(n)
+        self.n_30d = np.zeros(n)
+        self.n_90d = np.zeros(n)
+        self.engagement = np.zeros(n)
+
+    def col(self, activity_type: str) -> int:
+        return self.types.index(activity_type)
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+
+def activity_stats(
+    lead_ids: pd.Series, cutoff_ns: np.ndarray, activities: pd.DataFrame | None, half_life_days: float,
+    types: tuple[str, ...] = ACTIVITY_TYPES,
+) -> ActivityStats:
+    """Aggregate activities strictly before each lead's cut-off (vectorised, no per-row Python)."""
+    n = len(lead_ids)
+    st = ActivityStats(n, types)
+    if activities is None or len(activities) == 0 or n == 0:
+        return st
+    for c in ("lead_id", "activity_type", "activity_date"):
+        if c not in activities.columns:
+            raise InvalidInput(f"activities need a {c!r} column")
+    index = pd.Index(lead_ids.astype(str).to_numpy())
+    if not index.is_unique:
+        raise InvalidInput("lead_id must be unique")
+    codes = index.get_indexer(activities["lead_id"].astype(str).to_numpy())
+    t = P.to_epoch_ns(activities["activity_date"])
+    ok = (codes >= 0) & (t != P.NAT_NS)
+    codes_ok = codes[ok]
+    ok_idx = np.flatnonzero(ok)
+    before = t[ok] < cutoff_ns[codes_ok]  # strictly before the cut-off
+    sel = ok_idx[before]
+    codes = codes_ok[before]
+    if len(codes) == 0:
+        return st
+    age = (cutoff_ns[codes] - t[sel]).astype(np.float64) / P.NS_PER_DAY
+    type_names = normalise_activity_types(activities["activity_type"].iloc[sel])
+    type_code = pd.Categorical(type_names, categories=list(types)).codes.astype(np.int64)
+    type_code[type_code < 0] = types.index("other") if "other" in types else 0
+    tcount = len(types)
+    flat = codes * tcount + type_code
+    st.counts = np.bincount(flat, minlength=n * tcount).reshape(n, tcount).astype(np.float64)
+    st.count_7d = np.bincount(flat, weights=(age < 7).astype(np.float64), minlength=n * tcount).reshape(n, tcount)
+    ds = np.full(n * tcount, np.inf)
+    np.minimum.at(ds, flat, age)
+    ds[np.isinf(ds)] = np.nan
+    st.days_since = ds.reshape(n, tcount)
+    last = np.full(n, np.inf)
+    np.minimum.at(last, codes, age)
+    last[np.isinf(last)] = np.nan
+    st.days_since_last = last
+    st.n_7d = np.bincount(codes, weights=(age < 7).astype(np.float64), minlength=n)
+    st.n_30d = np.bincount(codes, weights=(age < 30).astype(np.float64), minlength=n)
+    st.n_90d = np.bincount(codes, weights=(age < 90).astype(np.float64), minlength=n)
+    w = np.array([ACTIVITY_WEIGHTS.get(tp, 1.0) for tp in types])[type_code]
+    decay = np.exp(-math.log(2.0) * age / float(half_life_days))
+    st.engagement = np.bincount(codes, weights=w * decay, minlength=n)
+    return st
+
+
+def _log1p_signed(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+class LeadFeaturizer:
+    """Turn leads (+ activities) into a numeric matrix with named, grouped features.
+
+    Parameters
+    ----------
+    half_life_days: half-life of the time-decayed engagement score.
+    max_onehot: at most this many one-hot levels per categorical column; beyond that a
+        smoothed target encoding (cross-fitted on training rows) and a frequency encoding.
+    min_category_count: levels rarer than this fall into "other" (None: automatic).
+    te_smoothing: pseudo-count pulling rare levels' target encoding towards the base rate.
+    text_tokens: number of predictive words kept per free-text column.
+    exclude_columns: user columns never used.
+    te_folds, random_state: cross-fitting of the target encoding.
+    """
+
+    def __init__(
+        self,
+        *,
+        half_life_days: float = 21.0,
+        max_onehot: int = 20,
+        min_category_count: int | None = None,
+        te_smoothing: float = 20.0,
+        text_tokens: int = 10,
+        exclude_columns: tuple[str, ...] | list[str] = (),
+        te_folds: int = 5,
+        random_state: int = 0,
+    ) -> None:
+        self.half_life_days = half_life_days
+        self.max_onehot = max_onehot
+        self.min_category_count = min_category_count
+        self.te_smoothing = te_smoothing
+        self.text_tokens = text_tokens
+        self.exclude_columns = exclude_columns
+        self.te_folds = te_folds
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, y: Any = None,
+            cutoff: Any = None) -> LeadFeaturizer:
+        self._fit(leads, activities, y)
+        return self
+
+    def fit_transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, y: Any = None,
+                      cutoff: Any = None, as_of: Any = None) -> pd.DataFrame:
+        """Fit, then transform the same rows with *cross-fitted* target encodings (no self-leak)."""
+        self._fit(leads, activities, y)
+        X, _ = self._transform(leads, activities, _resolve_cutoff(len(leads), cutoff, as_of), crossfit_y=y)
+        return pd.DataFrame(X, columns=self.feature_names_, index=leads.index)
+
+    def _fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None, y: Any) -> None:
+        if not isinstance(leads, pd.DataFrame) or len(leads) == 0:
+            raise InvalidInput("need a non-empty leads DataFrame")
+        n = len(leads)
+        yv = None if y is None else np.asarray(y, dtype=np.float64)
+        if yv is not None and len(yv) != n:
+            raise InvalidInput("y must have one value per lead")
+        min_count = self.min_category_count or int(max(5, min(30, 0.001 * n)))
+        excluded = set(self.exclude_columns)
+        cols = [c for c in leads.columns if c not in excluded]
+        specs: list[dict[str, Any]] = []
+        types: dict[str, str] = {}
+
+        def has(c: str) -> bool:
+            return c in cols and P.present_mask(leads[c]).any()
+
+        if has("job_title"):
+            specs.append(self._fit_job(leads["job_title"], yv, min_count))
+            types["job_title"] = "job_title"
+        for c in CATEGORICAL_COLUMNS:
+            if has(c):
+                specs.append(self._fit_categorical(c, leads[c], yv, min_count))
+                types[c] = "categorical"
+        for c in NUMERIC_COLUMNS:
+            if has(c):
+                specs.append(self._fit_numeric(c, leads[c]))
+                types[c] = "numeric"
+        if has("email"):
+            specs.append({"kind": "email", "column": "email", "group": "email",
+                          "website": "website" in cols})
+            types["email"] = "email"
+        if "website" in cols:
+            specs.append({"kind": "present", "column": "website", "group": "website"})
+            types["website"] = "url"
+        if "phone" in cols:
+            specs.append({"kind": "present", "column": "phone", "group": "phone"})
+            types["phone"] = "phone"
+        if has("description"):
+            specs.append(self._fit_text("description", leads["description"], yv))
+            types["description"] = "text"
+        key = [c for c in KEY_FIELDS if c in cols]
+        if key:
+            specs.append({"kind": "completeness", "fields": key, "group": "completeness"})
+        if has("created_at"):
+            specs.append({"kind": "weekday", "column": "created_at", "group": "created_at"})
+        use_acts = activities is not None and len(activities) > 0
+        if use_acts:
+            specs.append({"kind": "activities", "types": list(ACTIVITY_TYPES),
+                          "half_life_days": float(self.half_life_days)})
+        elif has("last_activity_date"):
+            specs.append({"kind": "date", "column": "last_activity_date", "group": "last_activity_date"})
+            types["last_activity_date"] = "date"
+        for c in cols:
+            if c in STANDARD_COLUMNS or c in IGNORED_COLUMNS or c.startswith("_"):
+                continue
+            kind = P.infer_column_type(leads[c])
+            types[c] = kind
+            if kind == "numeric":
+                specs.append(self._fit_numeric(c, leads[c]))
+            elif kind == "boolean":
+                specs.append({"kind": "boolean", "column": c, "group": c})
+            elif kind == "date":
+                specs.append({"kind": "date", "column": c, "group": c})
+            elif kind == "text":
+                specs.append(self._fit_text(c, leads[c], yv))
+            elif kind == "categorical":
+                specs.append(self._fit_categorical(c, leads[c], yv, min_count))
+        self.specs_ = specs
+        self.column_types_ = types
+        self.use_activities_ = use_acts
+        self.base_rate_ = None if yv is None else float(np.mean(yv))
+        names, groups = [], {}
+        for spec in specs:
+            for f in _spec_feature_names(spec):
+                names.append(f)
+                groups[f] = _feature_group(spec, f)
+        self.feature_names_ = names
+        self.feature_groups_ = groups
+        self.n_features_in_ = len(leads.columns)
+
+    def _fit_numeric(self, col: str, s: pd.Series) -> dict[str, Any]:
+        x = P.to_numeric(s)
+        x = x[~np.isnan(x)]
+        log = False
+        if len(x):
+            q50, q99 = np.quantile(x, [0.5, 0.99])
+            log = bool(x.min() >= 0 and (q99 > 1000 or q99 > 50 * max(q50, 1e-9)))
+        return {"kind": "numeric", "column": col, "group": col, "log": log}
+
+    def _fit_categorical(self, col: str, s: pd.Series, y: np.ndarray | None, min_count: int,
+                         group: str | None = None, prefix: str | None = None) -> dict[str, Any]:
+        norm = P.clean_strings(s)
+        vc = norm.value_counts()
+        levels = [str(v) for v, c in vc.items() if c >= min_count][: self.max_onehot]
+        spec: dict[str, Any] = {
+            "kind": "categorical", "column": col, "group": group or col, "prefix": prefix or col,
+            "levels": levels, "other": bool(len(vc) > len(levels)),
+            "missing": bool(0.005 < norm.isna().mean() < 0.995), "te": None, "freq": None,
+        }
+        if len(vc) > self.max_onehot:
+            total = float(len(norm))
+            spec["freq"] = {str(k): float(np.log1p(v / total * 1000)) for k, v in vc.items() if v >= 2}
+            if y is not None:
+                filled = norm.fillna("__missing__")
+                grp = pd.DataFrame({"k": filled.to_numpy(), "y": y}).groupby("k")["y"].agg(["sum", "count"])
+                prior = float(np.mean(y))
+                m = float(self.te_smoothing)
+                enc = (grp["sum"] + m * prior) / (grp["count"] + m)
+                spec["te"] = {"prior": prior, "map": {str(k): float(v) for k, v in enc.items()}}
+        return spec
+
+    def _fit_job(self, s: pd.Series, y: np.ndarray | None, min_count: int) -> dict[str, Any]:
+        sen = pd.Series(P.map_distinct(s, P.parse_seniority))
+        dep = pd.Series(P.map_distinct(s, P.parse_department))
+        spec: dict[str, Any] = {
+            "kind": "job", "column": "job_title", "group": "job_title",
+            "seniority": [lv for lv in P.SENIORITY_LEVELS + ("unknown",) if (sen == lv).sum() >= min_count],
+            "departments": [d for d in P.DEPARTMENTS + ("unknown",) if (dep == d).sum() >= min_count],
+            "title": None,
+        }
+        norm = P.clean_strings(s)
+        if norm.nunique() > self.max_onehot and y is not None:
+            spec["title"] = self._fit_categorical("job_title", s, y, min_count, group="job_title",
+                                                  prefix="job_title:title")
+            spec["title"]["levels"] = []
+            spec["title"]["other"] = False
+            spec["title"]["missing"] = False
+        return spec
+
+    def _fit_text(self, col: str, s: pd.Series, y: np.ndarray | None) -> dict[str, Any]:
+        tokens: list[str] = []
+        if self.text_tokens and y is not None:
+            toks = pd.Series(P.map_distinct(s, lambda v: sorted(set(P.tokenize(v)))), index=s.index)
+            ex = pd.DataFrame({"tok": toks.to_numpy(), "y": y}).explode("tok").dropna()
+            if len(ex):
+                n = len(s)
+                g = ex.groupby("tok")["y"].agg(["sum", "count"])
+                g = g[(g["count"] >= max(10, 0.01 * n)) & (g["count"] <= 0.6 * n)]
+                prior = float(np.mean(y))
+                rate = (g["sum"] + 10 * prior) / (g["count"] + 10)
+                g["score"] = np.abs(np.log(rate / (1 - rate + 1e-9) + 1e-9) - math.log(prior / (1 - prior)))
+                g["score"] *= np.sqrt(g["count"])
+                tokens = [str(t) for t in g.sort_values("score", ascending=False).index[: self.text_tokens]]
+        return {"kind": "text", "column": col, "group": col, "tokens": sorted(tokens)}
+
+    # ------------------------------------------------------------------ transforming
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "specs_"):
+            raise NotFittedError("LeadFeaturizer is not fitted yet: call fit() first")
+
+    def transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, cutoff: Any = None,
+                  as_of: Any = None) -> pd.DataFrame:
+        X, _ = self.transform_array(leads, activities, cutoff=cutoff, as_of=as_of)
+        return pd.DataFrame(X, columns=self.feature_names_, index=leads.index)
+
+    def transform_array(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, cutoff: Any = None,
+                        as_of: Any = None) -> tuple[np.ndarray, ActivityStats | None]:
+        """Fast path: float32 matrix (columns = ``feature_names_``) plus the activity aggregates."""
+        self._check_fitted()
+        return self._transform(leads, activities, _resolve_cutoff(len(leads), cutoff, as_of))
+
+    def get_feature_names_out(self) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray(self.feature_names_, dtype=object)
+
+    def _transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None, cut: np.ndarray,
+                   crossfit_y: Any = None) -> tuple[np.ndarray, ActivityStats | None]:
+        n = len(leads)
+        X = np.empty((n, len(self.feature_names_)), dtype=np.float32)
+        pos = 0
+        stats: ActivityStats | None = None
+        folds = None
+        if crossfit_y is not None:
+            rng = np.random.default_rng(self.random_state)
+            folds = rng.integers(0, self.te_folds, size=n)
+        yv = None if crossfit_y is None else np.asarray(crossfit_y, dtype=np.float64)
+        for spec in self.specs_:
+            if spec["kind"] == "activities":
+                lid = leads["lead_id"] if "lead_id" in leads.columns else pd.Series(np.arange(n).astype(str))
+                stats = activity_stats(lid, cut, activities, spec["half_life_days"], tuple(spec["types"]))
+                cols = _activity_columns(spec, stats)
+            else:
+                cols = self._apply(spec, leads, cut, yv, folds)
+            for arr in cols:
+                X[:, pos] = arr
+                pos += 1
+        assert pos == X.shape[1]
+        return X, stats
+
+    def _apply(self, spec: dict[str, Any], leads: pd.DataFrame, cut: np.ndarray, y: np.ndarray | None,
+               folds: np.ndarray | None) -> list[np.ndarray]:
+        n = len(leads)
+        kind = spec["kind"]
+        col = spec.get("column")
+        s = leads[col] if col in leads.columns else pd.Series([None] * n, index=leads.index, dtype=object)
+        if kind == "numeric":
+            x = P.to_numeric(s)
+            return [_log1p_signed(x) if spec["log"] else x]
+        if kind == "boolean":
+            return [P.to_boolean(s)]
+        if kind == "date":
+            d = P.to_epoch_ns(s)
+            days = (cut - d).astype(np.float64) / P.NS_PER_DAY
+            days[d == P.NAT_NS] = np.nan
+            return [days]
+        if kind == "present":
+            return [P.present_mask(s).astype(np.float32)]
+        if kind == "categorical":
+            return _categorical_columns(spec, P.clean_strings(s), y, folds, self.te_smoothing)
+        if kind == "job":
+            out: list[np.ndarray] = []
+            sen = pd.Series(P.map_distinct(s, P.parse_seniority))
+            dep = pd.Series(P.map_distinct(s, P.parse_department))
+            rank = sen.map({lv: i for i, lv in enumerate(P.SENIORITY_LEVELS)}).to_numpy(dtype=np.float64,
+                                                                                       na_value=np.nan)
+            out.append(rank)
+            sen_v, dep_v = sen.to_numpy(), dep.to_numpy()
+            out += [(sen_v == lv).astype(np.float32) for lv in spec["seniority"]]
+            out += [(dep_v == d).astype(np.float32) for d in spec["departments"]]
+            if spec["title"] is not None:
+                out += _categorical_columns(spec["title"], P.clean_strings(s), y, folds, self.te_smoothing)
+            return out
+        if kind == "email":
+            local, domain = P.email_parts(s)
+            present = domain.notna().to_numpy()
+            free = P.map_distinct(domain, P.is_free_mail, dtype=bool)
+            generic = P.map_distinct(local, lambda v: (not P.is_missing_scalar(v)) and str(v) in P.GENERIC_MAILBOXES,
+                                     dtype=bool)
+            out = [present.astype(np.float32), (free & present).astype(np.float32),
+                   (generic & present).astype(np.float32)]
+            if spec["website"]:
+                ed = P.map_distinct(domain, P.registered_domain)
+                web = leads["website"] if "website" in leads.columns else pd.Series([None] * n)
+                wd = P.map_distinct(web, P.registered_domain)
+                match = (pd.Series(ed, dtype=object).fillna("\x00a").to_numpy()
+                         == pd.Series(wd, dtype=object).fillna("\x00b").to_numpy())
+                out.append(match.astype(np.float32))
+            return out
+        if kind == "completeness":
+            miss = np.zeros(n, dtype=np.float32)
+            for f in spec["fields"]:
+                if f in leads.columns:
+                    miss += ~P.present_mask(leads[f])
+                else:
+                    miss += 1
+            return [miss]
+        if kind == "weekday":
+            d = P.to_epoch_ns(s)
+            wd = ((d // P.NS_PER_DAY) + 3) % 7  # 1970-01-01 was a Thursday -> Monday = 0
+            wd = np.where(d == P.NAT_NS, -1, wd)
+            return [(wd == k).astype(np.float32) for k in range(7)]
+        if kind == "text":
+            low = s.astype("str").str.lower()
+            length = low.str.len().to_numpy(dtype=np.float64, na_value=0.0)
+            length[~P.present_mask(s)] = 0.0
+            out = [np.log1p(length)]
+            for tok in spec["tokens"]:
+                hit = low.str.contains(tok, regex=False).to_numpy(dtype=bool, na_value=False)
+                out.append(hit.astype(np.float32))
+            return out
+        raise InvalidInput(f"unknown feature spec {kind!r}")
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {
+            "params": {
+                "half_life_days": self.half_life_days, "max_onehot": self.max_onehot,
+                "min_category_count": self.min_category_count, "te_smoothing": self.te_smoothing,
+                "text_tokens": self.text_tokens, "exclude_columns": list(self.exclude_columns),
+                "te_folds": self.te_folds, "random_state": self.random_state,
+            },
+            "specs": self.specs_, "column_types": self.column_types_, "use_activities": self.use_activities_,
+            "base_rate": self.base_rate_, "feature_names": self.feature_names_,
+            "feature_groups": self.feature_groups_, "n_features_in": self.n_features_in_,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LeadFeaturizer:
+        params = dict(state["params"])
+        params["exclude_columns"] = tuple(params.get("exclude_columns", ()))
+        f = cls(**params)
+        f.specs_ = state["specs"]
+        f.column_types_ = state["column_types"]
+        f.use_activities_ = state["use_activities"]
+        f.base_rate_ = state["base_rate"]
+        f.feature_names_ = list(state["feature_names"])
+        f.feature_groups_ = dict(state["feature_groups"])
+        f.n_features_in_ = state["n_features_in"]
+        return f
+
+
+# ---------------------------------------------------------------------- spec helpers
+
+
+def _categorical_columns(spec: dict[str, Any], norm: pd.Series, y: np.ndarray | None, folds: np.ndarray | None,
+                         smoothing: float) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    levels = spec["levels"]
+    if levels or spec["other"]:
+        codes = pd.Categorical(norm, categories=levels).codes
+        out += [(codes == i).astype(np.float32) for i in range(len(levels))]
+        isna = norm.isna().to_numpy()
+        if spec["other"]:
+            out.append(((codes < 0) & ~isna).astype(np.float32))
+        if spec["missing"]:
+            out.append(isna.astype(np.float32))
+    elif spec["missing"]:
+        out.append(norm.isna().to_numpy().astype(np.float32))
+    if spec["freq"] is not None:
+        out.append(norm.map(spec["freq"]).to_numpy(dtype=np.float64, na_value=0.0))
+    if spec["te"] is not None:
+        filled = norm.fillna("__missing__")
+        te = spec["te"]
+        if y is not None and folds is not None:
+            out.append(_crossfit_te(filled, y, folds, te["prior"], smoothing))
+        else:
+            out.append(filled.map(te["map"]).to_numpy(dtype=np.float64, na_value=te["prior"]))
+    return out
+
+
+def _crossfit_te(keys: pd.Series, y: np.ndarray, folds: np.ndarray, prior: float, m: float) -> np.ndarray:
+    codes, _ = pd.factorize(keys)
+    k = codes.max() + 1
+    nf = int(folds.max()) + 1
+    tot_s = np.bincount(codes, weights=y, minlength=k)
+    tot_c = np.bincount(codes, minlength=k).astype(np.float64)
+    out = np.empty(len(y))
+    for f in range(nf):
+        idx = folds == f
+        s = tot_s - np.bincount(codes[idx], weights=y[idx], minlength=k)
+        c = tot_c - np.bincount(codes[idx], minlength=k)
+        enc = (s + m * prior) / (c + m)
+        out[idx] = enc[codes[idx]]
+    return out
+
+
+def _activity_columns(spec: dict[str, Any], st: ActivityStats) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    for i, _t in enumerate(spec["types"]):
+        out.append(np.log1p(st.counts[:, i]))
+        out.append(st.days_since[:, i])
+    out.append((st.counts[:, st.col("demo_request")] > 0).astype(np.float32))
+    out.append((st.counts[:, st.col("meeting")] > 0).astype(np.float32))
+    out.append(st.days_since_last)
+    out += [np.log1p(st.total), np.log1p(st.n_7d), np.log1p(st.n_30d), np.log1p(st.n_90d), np.log1p(st.engagement)]
+    return out
+
+
+def _spec_feature_names(spec: dict[str, Any]) -> list[str]:
+    kind = spec["kind"]
+    col = spec.get("column")
+    if kind in ("numeric", "boolean"):
+        return [col]
+    if kind == "date":
+        return [f"{col}:days_ago"]
+    if kind == "present":
+        return [f"{col}:present"]
+    if kind == "categorical":
+        return _categorical_names(spec)
+    if kind == "job":
+        names = ["job_title:seniority_rank"]
+        names += [f"job_title:seniority={lv}" for lv in spec["seniority"]]
+        names += [f"job_title:department={d}" for d in spec["departments"]]
+        if spec["title"] is not None:
+            names += _categorical_names(spec["title"])
+        return names
+    if kind == "email":
+        names = ["email:present", "email:free_mail", "email:generic_mailbox"]
+        if spec["website"]:
+            names.append("email:domain_matches_website")
+        return names
+    if kind == "completeness":
+        return ["completeness:missing_key_fields"]
+    if kind == "weekday":
+        return [f"created_at:weekday={d}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
+    if kind == "text":
+        return [f"{col}:length"] + [f"{col}:word={t}" for t in spec["tokens"]]
+    if kind == "activities":
+        names = []
+        for t in spec["types"]:
+            names += [f"activities.{t}:count", f"activities.{t}:days_since"]
+        names += ["activities.demo_request:any", "activities.meeting:any", "activity_recency:days_since_last",
+                  "engagement:total", "engagement:last_7d", "engagement:last_30d", "engagement:last_90d",
+                  "engagement:decayed_score"]
+        return names
+    raise InvalidInput(f"unknown feature spec {kind!r}")
+
+
+def _categorical_names(spec: dict[str, Any]) -> list[str]:
+    p = spec["prefix"]
+    names = []
+    if spec["levels"] or spec["other"]:
+        names += [f"{p}={lv}" for lv in spec["levels"]]
+        if spec["other"]:
+            names.append(f"{p}=__other__")
+        if spec["missing"]:
+            names.append(f"{p}=__missing__")
+    elif spec["missing"]:
+        names.append(f"{p}=__missing__")
+    if spec["freq"] is not None:
+        names.append(f"{p}:frequency")
+    if spec["te"] is not None:
+        names.append(f"{p}:target_rate")
+    return names
+
+
+def _feature_group(spec: dict[str, Any], name: str) -> str:
+    if spec["kind"] == "activities":
+        return name.split(":", 1)[0]
+    return spec["group"]

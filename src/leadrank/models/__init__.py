@@ -1,0 +1,26 @@
+"""ORM tables. Importing this package registers every table on ``Base.metadata``."""
+
+from leadrank.models.activity import ACTIVITY_TYPES, Activity
+from leadrank.models.base import Base
+from leadrank.models.job import Job, JobReject
+from leadrank.models.lead import LEAD_FIELDS, OUTCOMES, Lead, ScoreHistory
+from leadrank.models.model_version import ModelVersion
+from leadrank.models.user import ApiKey, Membership, User
+from leadrank.models.workspace import Workspace
+
+__all__ = [
+    "ACTIVITY_TYPES",
+    "LEAD_FIELDS",
+    "OUTCOMES",
+    "Activity",
+    "ApiKey",
+    "Base",
+    "Job",
+    "JobReject",
+    "Lead",
+    "Membership",
+    "ModelVersion",
+    "ScoreHistory",
+    "User",
+    "Workspace",
+]
