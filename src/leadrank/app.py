@@ -52,8 +52,14 @@ def create_app(*, run_migrations: bool = True, resume_jobs: bool = True) -> Fast
     from leadrank.jobs.api import router as jobs_router
     from leadrank.leads.api import router as leads_router
 
-    for router in (leads_router, jobs_router):
+    from leadrank.scoring.api import router as model_router
+
+    for router in (leads_router, jobs_router, model_router):
         app.include_router(router, prefix=API_PREFIX)
+
+    from leadrank.web.pages import mount_web
+
+    mount_web(app)
 
     @app.exception_handler(LeadrankError)
     async def leadrank_error(request: Request, exc: LeadrankError):  # noqa: ANN202

@@ -35,10 +35,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-try:  # pandas 3 stores str columns in Arrow; a dictionary "take" is the fast path.
-    import pyarrow as pa
-except ImportError:  # pragma: no cover - pyarrow ships with the venv
-    pa = None
+import pyarrow as pa  # pandas 3 stores str columns in Arrow; strings are built with Arrow kernels
+import pyarrow.compute as pc
 
 __all__ = [
     "TRUE_DRIVERS",
@@ -91,13 +89,13 @@ TRUE_DRIVERS: dict[str, str] = {
     "budget_confirmed": "Moderately strong: 'yes' +1.0, 'no' -0.7, blank 0 (about 65% blank).",
     "newsletter_subscriber": "Weak: True +0.15.",
     "engagement": (
-        "Latent engagement e ~ N(source shift, 1) enters the logit with coefficient 1.1. "
-        "It is observed only through pre-outcome activities: demo_request and meeting "
-        "rates scale like exp(1.4 e) / exp(1.3 e) (strongest signal), website visits, "
-        "form fills, webinars exp(0.6 e), downloads/clicks exp(0.5 e), email opens "
-        "exp(0.3 e); calls are mostly sales outreach (weak). /pricing visits are more "
-        "likely for engaged leads. Engaged leads are active closer to the decision, so "
-        "RECENT website visits carry more signal than old ones (decay)."
+        "Latent engagement e ~ N(source shift, 1) enters the logit with coefficient 1.4 "
+        "(the largest single driver). It is observed only through pre-outcome activities: "
+        "demo_request and meeting rates scale like exp(1.6 e) / exp(1.5 e) (strongest "
+        "signal), website visits, form fills, webinars exp(0.7 e), downloads/clicks "
+        "exp(0.6 e), email opens exp(0.35 e); calls are mostly sales outreach (weak). "
+        "/pricing visits are more likely for engaged leads. Engaged leads are active closer "
+        "to the decision, so RECENT website visits carry more signal than old ones (decay)."
     ),
     "activities_after_outcome": (
         "Leakage trap: ~80% of converted leads get a meeting 'Onboarding call' (and some "
@@ -395,32 +393,39 @@ def _ascii(s: str) -> str:
     return "".join(ch for ch in s.lower() if ch.isalnum())
 
 
-def _take(table: Sequence[str], codes: np.ndarray, mask_na: np.ndarray | None = None) -> pd.Series:
-    """A str Series of ``table[codes]`` (NaN where ``mask_na``) without per-row Python work."""
-    codes = np.asarray(codes, dtype=np.int64)
-    if pa is not None:
-        arr = pa.array(list(table), type=pa.string()).take(
-            pa.array(codes, mask=mask_na) if mask_na is not None else pa.array(codes)
-        )
-        return pd.Series(arr, dtype="str")
-    obj = np.asarray(table, dtype=object)[codes]
+def _tk(table, codes) -> "pa.Array":
+    """``table[codes]`` as an Arrow string array (table: a sequence of str or an Arrow array)."""
+    if not isinstance(table, pa.Array):
+        table = pa.array(list(table), type=pa.string())
+    return table.take(pa.array(np.asarray(codes, dtype=np.int64)))
+
+
+def _join(*parts) -> "pa.Array":
+    """Element-wise concatenation of Arrow string arrays and plain str scalars."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _istr(values: np.ndarray, width: int = 0) -> "pa.Array":
+    s = pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string())
+    return pc.utf8_lpad(s, width, padding="0") if width else s
+
+
+def _series(arr: "pa.Array", mask_na: np.ndarray | None = None) -> pd.Series:
+    """A pandas ``str`` Series (missing where ``mask_na``)."""
     if mask_na is not None:
-        obj[mask_na] = None
-    return pd.Series(obj, dtype="str")
+        arr = pc.if_else(pa.array(mask_na), pa.scalar(None, pa.string()), arr)
+    return pd.Series(arr, dtype="str")
 
 
-def _obj(table: Sequence[str]) -> np.ndarray:
-    a = np.empty(len(table), dtype=object)
-    a[:] = list(table)
-    return a
+def _lead_strings(s: pd.Series) -> "pa.Array":
+    arr = pa.array(s.array, from_pandas=True) if not isinstance(s.array, np.ndarray) else None
+    if arr is None or not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string())
+    return arr
 
 
-def _int_str(values: np.ndarray, width: int = 0) -> np.ndarray:
-    """Object array of decimal strings (zero-padded to ``width``)."""
-    s = np.asarray(values).astype(np.int64).astype(str)
-    if width:
-        s = np.char.zfill(s, width)
-    return s.astype(object)
+def _take(table: Sequence[str], codes: np.ndarray) -> pd.Series:
+    return _series(_tk(table, codes))
 
 
 def _weighted(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
@@ -434,14 +439,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _calibrate_intercept(score: np.ndarray, base_rate: float) -> float:
-    lo, hi = -20.0, 20.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if _sigmoid(score + mid).mean() < base_rate:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    """b such that mean(sigmoid(score + b)) == base_rate (Newton; the mean is monotone in b)."""
+    b = float(np.log(base_rate / (1 - base_rate)) - np.median(score))
+    for _ in range(30):
+        s = _sigmoid(score + b)
+        f, df = s.mean() - base_rate, (s * (1 - s)).mean()
+        step = float(np.clip(f / max(df, 1e-12), -2.0, 2.0))
+        b -= step
+        if abs(step) < 1e-9:
+            break
+    return b
 
 
 def _size_effect(size: np.ndarray) -> np.ndarray:
@@ -524,124 +531,111 @@ def generate_leads(
     suf_off = np.cumsum([0] + [len(s) for s in suf_tables])
     suf_all = [s for t in suf_tables for s in t]
     suf = suf_off[c_ind] + (rng.random(n_comp) * np.diff(suf_off)[c_ind]).astype(np.int64)
-    A, B = _obj(COMPANY_A), _obj(COMPANY_B)
-    Q, LF, S = _obj(QUALIFIERS), _obj(LEGAL_FORMS), _obj(suf_all)
-    c_name = Q[q] + A[wa] + " " + B[wb] + " " + S[suf] + LF[lf]
-    lowq = _obj([_ascii(x) for x in QUALIFIERS])
-    lowa, lowb = _obj([_ascii(x) for x in COMPANY_A]), _obj([_ascii(x) for x in COMPANY_B])
-    lows, lowlf = _obj([_ascii(x) for x in suf_all]), _obj([_ascii(x) for x in LEGAL_FORMS])
-    tld_by_country = np.array([c[3] for c in COUNTRIES], dtype=object)
-    c_tld = tld_by_country[c_country]
-    c_tld = np.where((c_ind == 0) & (rng.random(n_comp) < 0.3), "io", c_tld).astype(object)
-    c_domain = lowq[q] + lowa[wa] + lowb[wb] + lows[suf] + lowlf[lf] + "." + c_tld
-    # description: industry phrase (+audience for software) + country
+    c_name = _join(
+        _tk(QUALIFIERS, q), _tk(COMPANY_A, wa), " ", _tk(COMPANY_B, wb), " ", _tk(suf_all, suf),
+        _tk(LEGAL_FORMS, lf),
+    )
+    tld = np.array([c[3] for c in COUNTRIES] + ["io"])
+    tld_code = np.where((c_ind == 0) & (rng.random(n_comp) < 0.3), len(COUNTRIES), c_country)
+    c_domain = _join(
+        _tk([_ascii(x) for x in QUALIFIERS], q), _tk([_ascii(x) for x in COMPANY_A], wa),
+        _tk([_ascii(x) for x in COMPANY_B], wb), _tk([_ascii(x) for x in suf_all], suf),
+        _tk([_ascii(x) for x in LEGAL_FORMS], lf), ".", _tk(tld, tld_code),
+    )
     c_phr = (rng.random(n_comp) * 4).astype(np.int64)
     c_aud = (rng.random(n_comp) * len(AUDIENCES)).astype(np.int64)
 
-    # lead -> company, bigger companies produce more leads
-    w = c_size.astype(float) ** 0.35
-    comp = _weighted(rng, w, n)
+    # lead -> company; bigger companies produce more leads
+    comp = _weighted(rng, c_size.astype(float) ** 0.35, n)
     uni = (rng.random(n) * len(UNIVERSITIES)).astype(np.int64)
-
-    ind = np.where(student, INDUSTRIES.index("Education"), c_ind[comp])
-    size = np.where(student, 0, c_size[comp])
     uni_size = np.array([42_000, 51_000, 12_000, 52_000, 58_000, 60_000, 36_000, 40_000, 97_000,
                          22_000, 50_000, 55_000, 42_000, 54_000, 12_000, 17_000])
-    size = np.where(student, uni_size[uni], size)
+    ind = np.where(student, INDUSTRIES.index("Education"), c_ind[comp])
+    size = np.where(student, uni_size[uni], c_size[comp]).astype(np.int64)
     rev = np.where(student, np.round(uni_size[uni] * 90_000, -3), c_rev[comp]).astype(np.int64)
+    comp_pa = pa.array(comp)
+    stu_pa = pa.array(student)
 
     # ---- names and email
     fn = (rng.random(n) * len(FIRST_NAMES)).astype(np.int64)
     ln = (rng.random(n) * len(LAST_NAMES)).astype(np.int64)
-    FN, LN = _obj(FIRST_NAMES), _obj(LAST_NAMES)
-    fl = _obj([_ascii(x) for x in FIRST_NAMES])
-    ll = _obj([_ascii(x) for x in LAST_NAMES])
-    finit = _obj([_ascii(x)[0] for x in FIRST_NAMES])
-    linit = _obj([_ascii(x)[0] for x in LAST_NAMES])
+    fl = _tk([_ascii(x) for x in FIRST_NAMES], fn)
+    ll = _tk([_ascii(x) for x in LAST_NAMES], ln)
     u = rng.random(n)
-    # email kind: 0 company, 1 freemail, 2 edu
-    p_free = np.where(size[...] < 10, 0.35, 0.12)
-    kind = np.where(u < p_free, 1, 0)
+    # email kind: 0 company domain, 1 free-mail, 2 .edu
+    kind = np.where(u < np.where(size < 10, 0.35, 0.12), 1, 0)
     kind = np.where(student, np.where(u < 0.85, 2, 1), kind)
-    pattern = _weighted(rng, np.array([50, 20, 10, 10, 10], float), n)
-    fl_, ll_, fi_ = fl[fn], ll[ln], finit[fn]
-    local = np.where(
-        pattern == 0, fl_ + "." + ll_,
-        np.where(pattern == 1, fi_ + ll_,
-                 np.where(pattern == 2, fl_, np.where(pattern == 3, fl_ + "_" + ll_, fl_ + linit[ln]))),
-    ).astype(object)
-    freemail_num = rng.integers(1, 1000, n)
-    fm_local = fl_ + "." + ll_ + _int_str(freemail_num)
-    free_dom = _obj(FREEMAIL)[(rng.random(n) * len(FREEMAIL)).astype(np.int64)]
-    uni_dom = _obj([x[1] for x in UNIVERSITIES])[uni]
-    email = np.where(
-        kind == 0, local + "@" + c_domain[comp],
-        np.where(kind == 1, fm_local + "@" + free_dom, fl_ + "." + ll_ + "@" + uni_dom),
-    ).astype(object)
-    # enforce uniqueness: append the lead number to later duplicates
-    for _ in range(3):
-        dup = pd.Series(email).duplicated().to_numpy()
+    pattern = _weighted(rng, np.array([50, 20, 10, 10, 10], float), n).astype(np.int8)
+    local_company = pc.choose(
+        pa.array(pattern), _join(fl, ".", ll), _join(_tk([_ascii(x)[0] for x in FIRST_NAMES], fn), ll), fl,
+        _join(fl, "_", ll), _join(fl, _tk([_ascii(x)[0] for x in LAST_NAMES], ln)),
+    )
+    local_free = _join(fl, ".", ll, _istr(rng.integers(1, 1000, n)))
+    uni_dom = _tk([x[1] for x in UNIVERSITIES], uni)
+    local = pc.choose(pa.array(kind.astype(np.int8)), local_company, local_free, _join(fl, ".", ll))
+    domain = pc.choose(
+        pa.array(kind.astype(np.int8)), c_domain.take(comp_pa),
+        _tk(FREEMAIL, (rng.random(n) * len(FREEMAIL)).astype(np.int64)), uni_dom,
+    )
+    email = _join(local, "@", domain)
+    for _ in range(5):  # unique emails: later duplicates get the lead number appended
+        dup = pd.Series(email, dtype="str").duplicated().to_numpy()
         if not dup.any():
             break
-        idx = np.flatnonzero(dup)
-        at = pd.Series(email[idx]).str.split("@", n=1, expand=True).to_numpy()
-        email[idx] = at[:, 0] + _int_str(idx + 1) + "@" + at[:, 1]
+        local = pc.if_else(pa.array(dup), _join(local, _istr(np.arange(1, n + 1))), local)
+        email = _join(local, "@", domain)
 
-    # ---- title, company, place
+    # ---- title, company, place, description, phone
     t_tables = [TITLES[s] for s in SENIORITIES]
     t_off = np.cumsum([0] + [len(t) for t in t_tables])
     title_code = t_off[sen] + (rng.random(n) * np.diff(t_off)[sen]).astype(np.int64)
     title_all = [t for tt in t_tables for t in tt]
 
-    uni_names = _obj([x[0] for x in UNIVERSITIES])
-    company_name = np.where(student, uni_names[uni], c_name[comp])
-    website = np.where(student, "https://www." + uni_dom, "https://www." + c_domain[comp]).astype(object)
+    company_name = pc.if_else(stu_pa, _tk([x[0] for x in UNIVERSITIES], uni), c_name.take(comp_pa))
+    website = _join("https://www.", pc.if_else(stu_pa, uni_dom, c_domain.take(comp_pa)))
     no_web = np.where(student, False, c_no_web[comp])
-    country_idx = np.where(
-        student, np.array([[c[0] for c in COUNTRIES].index(x[2]) for x in UNIVERSITIES])[uni], c_country[comp]
-    )
-    city_lists = [c[4] for c in COUNTRIES]
-    city_off = np.cumsum([0] + [len(c) for c in city_lists])
+    country_names = [c[0] for c in COUNTRIES]
+    uni_country = np.array([country_names.index(x[2]) for x in UNIVERSITIES])
+    country_idx = np.where(student, uni_country[uni], c_country[comp])
+    city_off = np.cumsum([0] + [len(c[4]) for c in COUNTRIES])
     loc_all = [f"{city}, {c[0]}" for c in COUNTRIES for city in c[4]]
     uni_loc = np.array([loc_all.index(f"{x[3]}, {x[2]}") for x in UNIVERSITIES])
     loc_code = np.where(student, uni_loc[uni], city_off[c_country[comp]] + c_city[comp])
 
-    # description
-    d_all, d_off = [], [0]
-    for ind_name in INDUSTRIES:
-        for ph in INDUSTRY_PHRASES[ind_name]:
-            for aud in AUDIENCES:
-                for c in COUNTRIES:
-                    d_all.append(f"{ph.format(aud=aud)} in {c[0]}")
-    per_ind = 4 * len(AUDIENCES) * len(COUNTRIES)
-    desc_code = (
-        c_ind[comp] * per_ind + c_phr[comp] * len(AUDIENCES) * len(COUNTRIES)
-        + c_aud[comp] * len(COUNTRIES) + c_country[comp]
-    )
+    n_aud, n_cty = len(AUDIENCES), len(COUNTRIES)
+    d_all = [
+        f"{ph.format(aud=aud)} in {c[0]}"
+        for ind_name in INDUSTRIES for ph in INDUSTRY_PHRASES[ind_name] for aud in AUDIENCES for c in COUNTRIES
+    ]
     uni_desc = len(d_all)
-    d_all.extend(f"University in {x[2]}" for x in UNIVERSITIES)
-    desc_code = np.where(student, uni_desc + uni, desc_code)
+    d_all += [f"University in {x[2]}" for x in UNIVERSITIES]
+    desc_code = ((c_ind * 4 + c_phr) * n_aud + c_aud) * n_cty + c_country
+    desc_code = np.where(student, uni_desc + uni, desc_code[comp])
 
-    # phone
     phone_missing = rng.random(n) < np.where(student, 0.5, 0.18)
-    cc = _obj(["+" + c[2] + " " for c in COUNTRIES])[country_idx]
-    phone = cc + _int_str(rng.integers(200, 1000, n)) + " " + _int_str(rng.integers(0, 10**7, n), 7)
+    phone = _join(
+        _tk(["+" + c[2] + " " for c in COUNTRIES], country_idx), _istr(rng.integers(200, 1000, n)), " ",
+        _istr(rng.integers(0, 10**7, n), 7),
+    )
 
     # ---- marketing
     src = _weighted(rng, SOURCE_WEIGHTS, n)
-    # created_at: weekday-heavy, office hours
     n_days = (t1 - t0) // _DAY_NS
     dow = (np.arange(n_days) + pd.Timestamp(t0, unit="ns").dayofweek) % 7
-    day = _weighted(rng, np.where(dow >= 5, 0.3, 1.0), n)
+    day = _weighted(rng, np.where(dow >= 5, 0.3, 1.0), n)  # weekday-heavy, office hours
     sec = np.clip(rng.normal(13.5 * 3600, 3.5 * 3600, n), 0, 86_399).astype(np.int64)
     created = np.sort(t0 + day * _DAY_NS + sec * _S_NS)  # external ids follow creation order
-    quarter = pd.DatetimeIndex(created.view("datetime64[ns]")).to_period("Q")
-    q_codes, q_uni = pd.factorize(quarter, sort=True)
+    # calendar quarter of each lead, via the quarter starts inside the window
+    q_starts = pd.period_range(
+        pd.Timestamp(t0, unit="ns").to_period("Q"), pd.Timestamp(t1 - 1, unit="ns").to_period("Q"), freq="Q"
+    )
+    q_edges = np.array([p.start_time.value for p in q_starts], dtype=np.int64)
+    q_codes = np.searchsorted(q_edges, created, side="right") - 1
     camp_tables = [CAMPAIGNS[s] for s in LEAD_SOURCES]
     camp_off = np.cumsum([0] + [len(c) for c in camp_tables])
     camp_flat = [c for cc_ in camp_tables for c in cc_]
     camp_idx = camp_off[src] + (rng.random(n) * np.diff(camp_off)[src]).astype(np.int64)
-    camp_all = [f"{p.year} Q{p.quarter} {c}" for p in q_uni for c in camp_flat]
+    camp_all = [f"{p.year} Q{p.quarter} {c}" for p in q_starts for c in camp_flat]
     camp_code = q_codes * len(camp_flat) + camp_idx
 
     newsletter = rng.random(n) < 0.3
@@ -660,52 +654,50 @@ def generate_leads(
         + np.where(newsletter, 0.15, 0.0)
     )
     score = fit + ENGAGEMENT_COEF * eng
-    b0 = _calibrate_intercept(score, base_rate) if n else 0.0
-    p = _sigmoid(score + b0)
+    p = _sigmoid(score + _calibrate_intercept(score, base_rate)) if n else np.zeros(0)
     y = rng.random(n) < p
 
-    # ---- which leads are closed: the oldest, with some jitter; close dates within the window
+    # ---- which leads are closed: the oldest, with jitter; close dates inside the window
     k = int(round(with_outcomes * n))
     closed = np.zeros(n, bool)
     if k:
-        key = created + rng.normal(0, 20, n) * _DAY_NS
+        key = created + (rng.normal(0, 20, n) * _DAY_NS).astype(np.int64)
         closed[np.argpartition(key, k - 1)[:k] if k < n else slice(None)] = True
     cycle = np.where(y, rng.gamma(2.5, 14.0, n) + 3, rng.gamma(2.0, 20.0, n) + 2) * _DAY_NS
     room = t1 - created
     out_ns = created + np.minimum(cycle, room * rng.uniform(0.5, 0.98, n)).astype(np.int64)
-    out_ns = np.maximum(out_ns, created + 3600 * _S_NS)
-    out_ns = out_ns // _S_NS * _S_NS
+    out_ns = np.maximum(out_ns // _S_NS * _S_NS, created + 3600 * _S_NS)
     outcome_code = np.where(closed, np.where(y, 0, 1), 2)
 
     df = pd.DataFrame(
         {
-            "external_id": pd.Series(np.char.add("L", np.char.zfill(np.arange(1, n + 1).astype(str), max(7, len(str(n))))), dtype="str"),
-            "first_name": _take(FIRST_NAMES, fn),
-            "last_name": _take(LAST_NAMES, ln),
-            "email": pd.Series(email, dtype="str"),
-            "phone": pd.Series(np.where(phone_missing, None, phone), dtype="str"),
-            "company_name": pd.Series(company_name, dtype="str"),
-            "job_title": _take(title_all, title_code),
-            "industry": _take(INDUSTRIES, ind),
-            "company_size": size.astype(np.int64),
-            "annual_revenue": rev.astype(np.int64),
-            "location": _take(loc_all, loc_code),
-            "country": _take([c[0] for c in COUNTRIES], country_idx),
-            "website": pd.Series(np.where(no_web, None, website), dtype="str"),
-            "lead_source": _take(LEAD_SOURCES, src),
-            "campaign": _take(camp_all, camp_code),
-            "description": _take(d_all, desc_code),
+            "external_id": _series(_join("L", _istr(np.arange(1, n + 1), max(7, len(str(n)))))),
+            "first_name": _series(_tk(FIRST_NAMES, fn)),
+            "last_name": _series(_tk(LAST_NAMES, ln)),
+            "email": _series(email),
+            "phone": _series(phone, phone_missing),
+            "company_name": _series(company_name),
+            "job_title": _series(_tk(title_all, title_code)),
+            "industry": _series(_tk(INDUSTRIES, ind)),
+            "company_size": size,
+            "annual_revenue": rev,
+            "location": _series(_tk(loc_all, loc_code)),
+            "country": _series(_tk(country_names, country_idx)),
+            "website": _series(website, no_web),
+            "lead_source": _series(_tk(LEAD_SOURCES, src)),
+            "campaign": _series(_tk(camp_all, camp_code)),
+            "description": _series(_tk(d_all, desc_code)),
             "created_at": _utc(created),
-            "outcome": _take(("converted", "lost", "open"), outcome_code),
+            "outcome": _series(_tk(("converted", "lost", "open"), outcome_code)),
             "outcome_date": _utc(np.where(closed, out_ns, np.iinfo(np.int64).min)),
-            "favourite_color": _take(COLORS, (rng.random(n) * len(COLORS)).astype(np.int64)),
-            "lead_owner_initials": _take(OWNERS, (rng.random(n) * len(OWNERS)).astype(np.int64)),
+            "favourite_color": _series(_tk(COLORS, (rng.random(n) * len(COLORS)).astype(np.int64))),
+            "lead_owner_initials": _series(_tk(OWNERS, (rng.random(n) * len(OWNERS)).astype(np.int64))),
             "newsletter_subscriber": newsletter,
-            "budget_confirmed": _take(("yes", "no", ""), budget),
+            "budget_confirmed": _series(_tk(("yes", "no", ""), budget)),
             "_true_probability": p,
             "_true_outcome": y,
             "_engagement": eng,
-            "_seniority": _take(SENIORITIES, sen),
+            "_seniority": _series(_tk(SENIORITIES, sen)),
         }
     )
     df.attrs["as_of"] = pd.Timestamp(t1, unit="ns", tz="UTC")
@@ -851,13 +843,10 @@ def generate_activities(
     lead_i, type_i, date_i, desc_i, src_i = (x[order] for x in (lead_i, type_i, date_i, desc_i, src_i))
     del order
 
-    ext = leads["external_id"].to_numpy()
-    em = leads["email"].to_numpy()
-    if pa is not None:
-        ext_s = pd.Series(pa.array(ext, type=pa.string()).take(pa.array(lead_i)), dtype="str")
-        em_s = pd.Series(pa.array(em, type=pa.string(), from_pandas=True).take(pa.array(lead_i)), dtype="str")
-    else:  # pragma: no cover
-        ext_s, em_s = pd.Series(ext[lead_i], dtype="str"), pd.Series(em[lead_i], dtype="str")
+    lead_pa = pa.array(lead_i)
+    ext_s = _series(_lead_strings(leads["external_id"]).take(lead_pa))
+    em_s = _series(_lead_strings(leads["email"]).take(lead_pa))
+    del lead_pa
     return pd.DataFrame(
         {
             "external_id": ext_s,

@@ -1,12 +1,255 @@
-"""Applies a workspace's active model to its leads (filled in by the scoring engine)."""
+"""Applies a workspace's active model to its leads; trains, versions and activates models.
+
+The request or job owns the transaction: functions taking a ``session`` never commit.
+"""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from leadrank.errors import InvalidInput, NotFound
+from leadrank.jobs.service import create_job
+from leadrank.models import Job, ModelVersion
+from leadrank.models.base import utcnow
+from leadrank.scoring.repository import ScoringRepository
+
+# A learned model needs both classes in numbers that make cross-validation meaningful.
+# Below this the workspace is scored cold-start (ICP fit + engagement), see similarity/.
+MIN_CONVERTED = 30
+MIN_LOST = 30
+# A retrained model whose holdout ROC AUC is this much worse than the active one's is kept
+# but not activated: the user decides.
+ACTIVATION_TOLERANCE = 0.005
+
+
+# --- model versions ---------------------------------------------------------------------------
+
+def list_versions(session: Session, workspace_id: uuid.UUID) -> list[ModelVersion]:
+    return ScoringRepository(session).versions(workspace_id)
+
+
+def get_version(session: Session, workspace_id: uuid.UUID, version_id: uuid.UUID) -> ModelVersion:
+    version = ScoringRepository(session).version(workspace_id, version_id)
+    if version is None:
+        raise NotFound(f"model version {version_id} not found")
+    return version
+
+
+def active_version(session: Session, workspace_id: uuid.UUID) -> ModelVersion | None:
+    ws = ScoringRepository(session).workspace(workspace_id)
+    if ws.active_model_version_id is None:
+        return None
+    return ScoringRepository(session).version(workspace_id, ws.active_model_version_id)
+
+
+def _activate(session: Session, workspace_id: uuid.UUID, version: ModelVersion) -> None:
+    repo = ScoringRepository(session)
+    ws = repo.workspace(workspace_id)
+    previous = ws.active_model_version_id
+    if previous == version.id:
+        return
+    if previous is not None:
+        old = repo.version(workspace_id, previous)
+        if old is not None:
+            old.status = "archived"
+    history = list((ws.settings or {}).get("activation_history", []))
+    history.append(str(version.id))
+    ws.settings = {**(ws.settings or {}), "activation_history": history[-50:]}
+    ws.active_model_version_id = version.id
+    version.status = "active"
+    version.activated_at = utcnow()
+
+
+def activate_version(session: Session, workspace_id: uuid.UUID, version_id: uuid.UUID) -> Job:
+    """Make a version the active one and rescore the workspace with it."""
+    version = get_version(session, workspace_id, version_id)
+    _activate(session, workspace_id, version)
+    return request_rescore(session, workspace_id)
+
+
+def rollback(session: Session, workspace_id: uuid.UUID) -> Job:
+    """Re-activate the version that was active before the current one."""
+    ws = ScoringRepository(session).workspace(workspace_id)
+    history = [h for h in (ws.settings or {}).get("activation_history", [])]
+    current = str(ws.active_model_version_id) if ws.active_model_version_id else None
+    previous = next((h for h in reversed(history) if h != current), None)
+    if previous is None:
+        raise InvalidInput("there is no earlier model version to roll back to")
+    return activate_version(session, workspace_id, uuid.UUID(previous))
+
+
+def feature_importance(session: Session, workspace_id: uuid.UUID) -> list[dict]:
+    version = active_version(session, workspace_id)
+    if version is None:
+        return []
+    return list(version.features or [])
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+def request_retrain(session: Session, workspace_id: uuid.UUID, *, include_columns: list[str] | None = None
+                    ) -> Job:
+    counts = ScoringRepository(session).outcome_counts(workspace_id)
+    check_enough_outcomes(counts)
+    return create_job(session, workspace_id, "model.train", {"include_columns": include_columns or []})
+
+
+def check_enough_outcomes(counts: dict[str, int]) -> None:
+    converted, lost = counts.get("converted", 0), counts.get("lost", 0)
+    if converted < MIN_CONVERTED or lost < MIN_LOST:
+        raise InvalidInput(
+            f"training needs at least {MIN_CONVERTED} converted and {MIN_LOST} lost leads; this workspace has "
+            f"{converted} converted and {lost} lost. Until then leads get cold-start scores (ICP fit + engagement)."
+        )
+
+
+def request_rescore(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID] | None = None) -> Job:
+    params: dict = {}
+    if lead_ids is not None:
+        params["lead_ids"] = [str(i) for i in lead_ids]
+    return create_job(session, workspace_id, "scoring.score", params)
+
 
 def schedule_after_upload(session: Session, workspace_id: uuid.UUID, *, kind: str, lead_count: int,
-                          upload_job_id: uuid.UUID) -> None:
-    return None
+                          upload_job_id: uuid.UUID) -> Job | None:
+    """After an upload: rescore what changed (activities change every affected lead's
+    engagement, so an activity upload rescores the workspace)."""
+    if kind == "leads" and lead_count == 0:
+        return None
+    return create_job(session, workspace_id, "scoring.score",
+                      {"upload_job_id": str(upload_job_id), "only_upload": kind == "leads"})
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def train_version(session: Session, workspace_id: uuid.UUID, *, include_columns: list[str] | None = None,
+                  as_of: datetime | None = None) -> tuple[ModelVersion, bool]:
+    """Train on every labelled lead, store the version; activate it when it is the first or
+    not worse than the active one. Returns (version, activated)."""
+    from leadrank.ml.model import train
+
+    repo = ScoringRepository(session)
+    counts = repo.outcome_counts(workspace_id)
+    check_enough_outcomes(counts)
+    leads = repo.load_leads(workspace_id, labelled_only=True)
+    activities = repo.load_activities(workspace_id, lead_ids=[uuid.UUID(i) for i in leads["lead_id"]])
+    started = utcnow()
+    trained = train(leads, activities, as_of=as_of, include_columns=tuple(include_columns or ()))
+    report = dict(trained.report)
+    version = ModelVersion(
+        workspace_id=workspace_id, version=repo.next_version_number(workspace_id), status="ready",
+        algorithm=trained.algorithm, params=getattr(trained, "params", {}) or {}, report=report,
+        features=trained.feature_importance(), artefact=trained.to_artefact(),
+        data_summary={
+            "labelled_leads": int(len(leads)), "converted": counts.get("converted", 0),
+            "lost": counts.get("lost", 0), "open": counts.get("open", 0), "activities": int(len(activities)),
+            "trained_at": started.isoformat(),
+        },
+    )
+    session.add(version)
+    session.flush()
+    current = active_version(session, workspace_id)
+    activated = False
+    if current is None or _not_worse(report, current.report):
+        _activate(session, workspace_id, version)
+        activated = True
+    else:
+        version.note = (f"not activated: holdout ROC AUC {report.get('roc_auc', 0):.3f} is below the active "
+                        f"version {current.version}'s {current.report.get('roc_auc', 0):.3f}; activate it by hand "
+                        "if you prefer it")
+    return version, activated
+
+
+def _not_worse(new: dict, old: dict) -> bool:
+    new_auc, old_auc = new.get("roc_auc"), old.get("roc_auc")
+    if new_auc is None or old_auc is None:
+        return True
+    return new_auc >= old_auc - ACTIVATION_TOLERANCE
+
+
+def train_and_activate(workspace_id: uuid.UUID) -> str:
+    """Synchronous train + rescore (the demo and the CLI)."""
+    from leadrank.db import session_scope
+    from leadrank.jobs.service import run_job
+
+    with session_scope() as session:
+        version, activated = train_version(session, workspace_id)
+        summary = (f"model v{version.version} ({version.algorithm}): ROC AUC {version.report.get('roc_auc', 0):.3f}, "
+                   f"top 20% hold {100 * version.report.get('capture_at_20', 0):.0f}% of conversions")
+        job = request_rescore(session, workspace_id) if activated else None
+        session.info.pop("leadrank_jobs_to_enqueue", None)
+        job_id = job.id if job else None
+    if job_id:
+        run_job(job_id)
+    return summary + ("" if activated else " — kept inactive (worse than the active model)")
+
+
+# --- applying a model ------------------------------------------------------------------------------
+
+_model_cache: OrderedDict[uuid.UUID, object] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def load_model(version: ModelVersion):  # noqa: ANN201 - ml.model.TrainedModel
+    """Parsed models are cached per version (artefacts are immutable)."""
+    from leadrank.ml.model import TrainedModel
+
+    with _cache_lock:
+        model = _model_cache.get(version.id)
+        if model is not None:
+            _model_cache.move_to_end(version.id)
+            return model
+    model = TrainedModel.from_artefact(version.artefact)
+    with _cache_lock:
+        _model_cache[version.id] = model
+        while len(_model_cache) > 8:
+            _model_cache.popitem(last=False)
+    return model
+
+
+def grade_bands(session: Session, workspace_id: uuid.UUID) -> list[dict] | None:
+    """User-configured fixed score bands, if any: [{"grade": "A", "min_score": 60}, …]."""
+    ws = ScoringRepository(session).workspace(workspace_id)
+    return (ws.settings or {}).get("grade_bands")
+
+
+def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID],
+                version: ModelVersion | None, *, as_of: datetime | None = None) -> int:
+    """Score and explain one chunk of leads and write the results. Returns leads scored."""
+    from leadrank.ml.model import grade_for
+
+    repo = ScoringRepository(session)
+    leads = repo.load_leads(workspace_id, lead_ids=lead_ids)
+    if leads.empty:
+        return 0
+    activities = repo.load_activities(workspace_id, lead_ids=lead_ids)
+    now = as_of or utcnow()
+    if version is None:
+        explanations, kind, version_id = _cold_start(session, workspace_id, leads, activities, now), "cold_start", None
+        model = None
+    else:
+        model = load_model(version)
+        explanations, kind, version_id = model.explain(leads, activities, as_of=now, top=5), "model", version.id
+    scores = [float(e["score"]) for e in explanations]
+    bands = grade_bands(session, workspace_id)
+    grades = grade_for(scores, bands, thresholds=getattr(model, "grade_thresholds", None))
+    rows = []
+    for lead_id, exp, grade in zip(leads["lead_id"], explanations, grades, strict=True):
+        rows.append({
+            "id": uuid.UUID(lead_id), "score": round(float(exp["score"]), 4),
+            "conversion_probability": float(exp["probability"]), "grade": grade, "explanation": exp,
+            "model_version_id": version_id, "score_kind": kind, "scored_at": now,
+        })
+    repo.write_scores(workspace_id, rows)
+    return len(rows)
+
+
+def _cold_start(session: Session, workspace_id: uuid.UUID, leads, activities, now: datetime) -> list[dict]:  # noqa: ANN001
+    from leadrank.similarity.service import cold_start_explanations
+
+    return cold_start_explanations(session, workspace_id, leads, activities, as_of=now)

@@ -1,0 +1,421 @@
+"""Per-lead explanations: contributions in score points that add up to the score, plain
+sentences a sales rep can use, and a suggested next action.
+
+Arithmetic (decided for the product, implemented exactly):
+
+* contributions ``phi`` live in *calibrated* log-odds space, so ``logit(p) = base_logit + sum(phi)``;
+* they are summed per group (the user's column) and converted to score points by the mean slope of
+  the sigmoid between the base and the lead::
+
+      points_g = phi_g * (100 p - 100 p_base) / sum(phi)        (|sum(phi)| >= 1e-9)
+      points_g = phi_g * 100 p (1 - p)                           (otherwise)
+
+  so ``base_points + sum(points) == score`` exactly, signs are preserved and nothing blows up.
+
+Everything is vectorised over leads; Python-level string work happens per *distinct* value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadrank.ml import _parsing as P
+from leadrank.ml.features import ActivityStats
+
+MINUS = "\u2212"
+#: Contributions smaller than this many points are not worth a sentence.
+MIN_REASON_POINTS = 0.05
+
+
+def sigmoid(x: np.ndarray | float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def points_from_log_odds(phi: np.ndarray, base_logit: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Group log-odds contributions (n x G) -> (points n x G, probability n, base_points)."""
+    phi = np.asarray(phi, dtype=np.float64)
+    total = phi.sum(axis=1)
+    p = sigmoid(base_logit + total)
+    p_base = float(sigmoid(base_logit))
+    small = np.abs(total) < 1e-9
+    safe = np.where(small, 1.0, total)
+    scale = np.where(small, 100.0 * p * (1.0 - p), (100.0 * p - 100.0 * p_base) / safe)
+    return phi * scale[:, None], p, 100.0 * p_base
+
+
+def format_points(points: np.ndarray) -> np.ndarray:
+    """Signed points as text: "+12", "−7", "+0.4" (vectorised through a small table)."""
+    pts = np.asarray(points, dtype=np.float64)
+    big = np.abs(pts) >= 0.95
+    key = np.where(big, np.round(pts), np.round(pts, 1))
+    return P.map_distinct(pd.Series(key), _fmt_one)
+
+
+def _fmt_one(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    v = float(v)
+    txt = f"{abs(v):.0f}" if abs(v) >= 0.95 else f"{abs(v):.1f}"
+    return ("+" if v >= 0 else MINUS) + txt
+
+
+def _ago(days: Any) -> str:
+    if days is None or (isinstance(days, float) and np.isnan(days)):
+        return ""
+    d = int(np.floor(float(days)))
+    if d <= 0:
+        return "today"
+    if d == 1:
+        return "yesterday"
+    return f"{d} days ago"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def display_name(group: str) -> str:
+    name = group[len("custom."):] if group.startswith("custom.") else group
+    name = name.replace("_", " ").replace(".", " ").strip()
+    return name[:1].upper() + name[1:]
+
+
+def _money(v: float) -> str:
+    a = abs(v)
+    if a >= 1e9:
+        return f"${v / 1e9:.1f}B"
+    if a >= 1e6:
+        return f"${v / 1e6:.1f}M"
+    if a >= 1e3:
+        return f"${v / 1e3:.0f}k"
+    return f"${v:.0f}"
+
+
+@dataclass
+class ExplainContext:
+    """What the describers need: the raw leads, the activity aggregates and the column types."""
+
+    leads: pd.DataFrame
+    stats: ActivityStats | None
+    column_types: dict[str, str]
+    completeness_fields: list[str] = field(default_factory=list)
+
+
+_ACT_PHRASES = {
+    "website_visit": ("Visited the website {n}", "Never visited the website", "time"),
+    "email_open": ("Opened {n}", "Never opened an email", "email"),
+    "email_click": ("Clicked {n}", "Never clicked an email", "email link"),
+    "download": ("Downloaded {n}", "No downloads", "resource"),
+    "form_fill": ("Filled in {n}", "Never filled in a form", "form"),
+    "webinar": ("Attended {n}", "No webinar attended", "webinar"),
+    "call": ("Had {n}", "No calls yet", "call"),
+    "other": ("{n}", "No other activity", "other activity"),
+}
+
+
+def _series(leads: pd.DataFrame, col: str, rows: np.ndarray) -> pd.Series:
+    if col not in leads.columns:
+        return pd.Series([None] * len(rows), dtype=object)
+    return leads[col].iloc[rows].reset_index(drop=True)
+
+
+def describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
+    """(sentence labels, raw values) of one group for the given row positions."""
+    leads, st = ctx.leads, ctx.stats
+    rows = np.asarray(rows, dtype=np.int64)
+    if group.startswith("activities.") and st is not None:
+        t = group.split(".", 1)[1]
+        i = st.col(t)
+        cnt = st.counts[rows, i].astype(np.int64)
+        days = st.days_since[rows, i]
+        if t == "demo_request":
+            key = pd.Series(np.where(cnt > 0, np.floor(np.nan_to_num(days, nan=0)), -1))
+            lab = P.map_distinct(key, lambda d: "Never requested a demo" if d < 0 else f"Requested a demo {_ago(d)}")
+        elif t == "meeting":
+            key = pd.Series(np.where(cnt > 0, np.floor(np.nan_to_num(days, nan=0)), -1))
+            lab = P.map_distinct(key, lambda d: "No meeting yet" if d < 0 else f"Had a meeting {_ago(d)}")
+        else:
+            tmpl, none, unit = _ACT_PHRASES.get(t, _ACT_PHRASES["other"])
+
+            def fmt(c: Any, tmpl: str = tmpl, none: str = none, unit: str = unit) -> str:
+                c = int(c)
+                if c <= 0:
+                    return none
+                return tmpl.format(n=_plural(c, unit) if unit != "time" else _plural(c, "time"))
+
+            lab = P.map_distinct(pd.Series(cnt), fmt)
+        return lab, cnt.astype(object)
+    if group == "activity_recency" and st is not None:
+        d = st.days_since_last[rows]
+        key = pd.Series(np.floor(d))
+        lab = P.map_distinct(key, lambda v: "No recorded activity" if v is None or np.isnan(v) else (
+            f"No activity for {int(v)} days" if v >= 14 else f"Last activity {_ago(v)}"))
+        return lab, d.astype(object)
+    if group == "engagement" and st is not None:
+        n30 = st.n_30d[rows].astype(np.int64)
+        lab = P.map_distinct(pd.Series(n30), lambda c: "No activity in the last 30 days" if int(c) == 0
+                             else f"{_plural(int(c), 'activity', 'activities')} in the last 30 days")
+        return lab, n30.astype(object)
+    s = _series(leads, group, rows)
+    if group == "job_title":
+        def job(t: Any) -> str:
+            if P.is_missing_scalar(t):
+                return "No job title given"
+            lvl = P.parse_seniority(t)
+            return f"Title is {str(t).strip()} ({P.SENIORITY_LABELS[lvl]} level)"
+        return P.map_distinct(s, job), s.to_numpy(dtype=object)
+    if group == "email":
+        local, domain = P.email_parts(s)
+        web = _series(leads, "website", rows)
+        wd = P.map_distinct(web, P.registered_domain)
+        frame = pd.DataFrame({"l": local.to_numpy(), "d": domain.to_numpy(), "w": wd})
+        key = frame["d"].astype(object) + "|" + frame["l"].isin(P.GENERIC_MAILBOXES).astype(str) + "|" + \
+            (P.map_distinct(frame["d"], P.registered_domain) == frame["w"].to_numpy()).astype(str)
+
+        def email(k: Any) -> str:
+            if P.is_missing_scalar(k):
+                return "No valid email address"
+            d, generic, match = str(k).split("|")
+            if P.is_free_mail(d):
+                return f"Free-mail address ({d})"
+            if generic == "True":
+                return f"Generic mailbox address (@{d})"
+            if match == "True":
+                return f"Company email matching the website ({d})"
+            return f"Company email address ({d})"
+        return P.map_distinct(key, email), s.to_numpy(dtype=object)
+    if group in ("website", "phone"):
+        present = P.present_mask(s)
+        word = "Website" if group == "website" else "Phone number"
+        lab = np.where(present, f"{word} given", f"No {word.lower()}").astype(object)
+        return lab, s.to_numpy(dtype=object)
+    if group == "completeness":
+        miss = np.zeros(len(rows), dtype=np.int64)
+        for f in ctx.completeness_fields:
+            miss += ~P.present_mask(_series(leads, f, rows))
+        lab = P.map_distinct(pd.Series(miss), lambda k: "All key fields filled in" if int(k) == 0
+                             else f"{_plural(int(k), 'key field')} missing")
+        return lab, miss.astype(object)
+    if group == "company_size":
+        x = P.to_numeric(s)
+        return P.map_distinct(pd.Series(x), lambda v: "Company size not given" if v is None or np.isnan(v)
+                              else f"Company size {int(v):,} employees"), x.astype(object)
+    if group == "annual_revenue":
+        x = P.to_numeric(s)
+        return P.map_distinct(pd.Series(x), lambda v: "Annual revenue not given" if v is None or np.isnan(v)
+                              else f"Annual revenue {_money(v)}"), x.astype(object)
+    if group == "created_at":
+        d = P.to_epoch_ns(s)
+        wd = np.where(d == P.NAT_NS, -1, ((d // P.NS_PER_DAY) + 3) % 7)
+        names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+        return P.map_distinct(pd.Series(wd), lambda k: "Creation date unknown" if k < 0
+                              else f"Came in on a {names[int(k)]}"), s.to_numpy(dtype=object)
+    if group == "last_activity_date":
+        d = P.to_epoch_ns(s)
+        now = pd.Timestamp.now(tz="UTC").value
+        days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
+        return P.map_distinct(pd.Series(np.floor(days)), lambda v: "No activity date" if np.isnan(v)
+                              else f"Last activity {_ago(v)}"), s.to_numpy(dtype=object)
+    kind = ctx.column_types.get(group, "categorical")
+    name = display_name(group)
+    if kind == "boolean":
+        b = P.to_boolean(s)
+        return P.map_distinct(pd.Series(b), lambda v: f"{name} not given" if v is None or np.isnan(v)
+                              else f"{name}: {'yes' if v else 'no'}"), s.to_numpy(dtype=object)
+    if kind == "numeric":
+        x = P.to_numeric(s)
+        return P.map_distinct(pd.Series(x), lambda v: f"{name} not given" if v is None or np.isnan(v)
+                              else f"{name} is {v:,.4g}"), x.astype(object)
+    if kind in ("text",):
+        words = s.astype("str").str.split().str.len().to_numpy(dtype=np.float64, na_value=0)
+        words[~P.present_mask(s)] = 0
+        return P.map_distinct(pd.Series(words), lambda k: f"No {name.lower()}" if k == 0
+                              else f"{name} given ({int(k)} words)"), s.to_numpy(dtype=object)
+    if kind == "date":
+        d = P.to_epoch_ns(s)
+        now = pd.Timestamp.now(tz="UTC").value
+        days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
+        return P.map_distinct(pd.Series(np.floor(days)), lambda v: f"{name} not given" if np.isnan(v)
+                              else f"{name} {_ago(v)}" if v >= 0 else f"{name} in {int(-v)} days"), \
+            s.to_numpy(dtype=object)
+    verbs = {"lead_source": "Source is", "campaign": "Campaign is", "company_name": "Company is",
+             "location": "Located in", "country": "Country is"}
+    verb = verbs.get(group, f"{name} is")
+
+    def cat(v: Any) -> str:
+        if P.is_missing_scalar(v):
+            return f"No {name.lower()} given"
+        return f"{verb} {str(v).strip()}"
+    return P.map_distinct(s, cat), s.to_numpy(dtype=object)
+
+
+# --------------------------------------------------------------------------- next action
+
+def next_actions(stats: ActivityStats | None, grades: np.ndarray) -> np.ndarray:
+    """A suggested next step per lead where the data supports one (None otherwise)."""
+    n = len(grades)
+    out = np.full(n, None, dtype=object)
+    todo = np.ones(n, dtype=bool)
+
+    def put(mask: np.ndarray, texts: np.ndarray | str) -> None:
+        nonlocal todo
+        m = mask & todo
+        if isinstance(texts, str):
+            out[m] = texts
+        else:
+            out[m] = texts[m]
+        todo &= ~m
+
+    if stats is not None:
+        st = stats
+        demo_d = st.days_since[:, st.col("demo_request")]
+        meet_d = st.days_since[:, st.col("meeting")]
+        no_meeting_since = np.isnan(meet_d) | (meet_d > demo_d)
+        m = (demo_d <= 14) & no_meeting_since
+        put(m, P.map_distinct(pd.Series(np.floor(np.nan_to_num(demo_d, nan=0))),
+                              lambda d: f"Asked for a demo {_ago(d)}, no meeting yet: call today"))
+        m = meet_d <= 14
+        put(m, P.map_distinct(pd.Series(np.floor(np.nan_to_num(meet_d, nan=0))),
+                              lambda d: f"Met {_ago(d)}: send the proposal and agree next steps"))
+        opens7 = st.count_7d[:, st.col("email_open")]
+        visits = st.counts[:, st.col("website_visit")]
+        m = (opens7 >= 2) & (visits == 0)
+        put(m, P.map_distinct(pd.Series(opens7), lambda k: f"Opened {int(k)} emails this week but never "
+                                                           "visited the site: send a case study"))
+        v7 = st.count_7d[:, st.col("website_visit")]
+        m = (v7 >= 3) & (st.counts[:, st.col("demo_request")] == 0)
+        put(m, P.map_distinct(pd.Series(v7), lambda k: f"Visited the site {int(k)} times this week: offer a demo"))
+        ff = np.fmin(st.days_since[:, st.col("form_fill")], st.days_since[:, st.col("download")])
+        m = ff <= 3
+        put(m, P.map_distinct(pd.Series(np.floor(np.nan_to_num(ff, nan=0))),
+                              lambda d: f"Filled in a form or downloaded content {_ago(d)}: follow up within a day"))
+        total = st.total
+        m = (total > 0) & (st.days_since_last >= 90)
+        put(m, "No engagement for 90+ days: re-engage or drop")
+        m = (total == 0) & (grades == "A")
+        put(m, "Strong fit but no engagement yet: reach out personally")
+    else:
+        put(grades == "A", "Top-grade lead: contact first")
+    return out
+
+
+# --------------------------------------------------------------------------- batches
+
+@dataclass
+class ExplanationBatch:
+    """Columnar explanations for many leads (the fast path for scoring jobs)."""
+
+    lead_ids: np.ndarray
+    probability: np.ndarray
+    score: np.ndarray
+    grade: np.ndarray
+    base_points: float
+    base_logit: float
+    groups: list[str]
+    points: np.ndarray  # n x G
+    log_odds: np.ndarray  # n x G
+    reasons_up: np.ndarray  # n x top (object; None where no reason)
+    reasons_down: np.ndarray
+    next_action: np.ndarray
+    ctx: ExplainContext | None = None
+    feature_log_odds: np.ndarray | None = None  # n x F, only for small batches
+    feature_names: list[str] | None = None
+    feature_groups: dict[str, str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """One explanation dict per lead (for APIs and small batches)."""
+        n = len(self)
+        out: list[dict[str, Any]] = []
+        labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        all_rows = np.arange(n)
+        if self.ctx is not None:
+            for g in self.groups:
+                labels[g] = describe(g, all_rows, self.ctx)
+        fmt = format_points(self.points.ravel()).reshape(self.points.shape) if n else self.points
+        group_idx: dict[str, list[int]] = {}
+        if self.feature_names is not None and self.feature_groups is not None:
+            for j, f in enumerate(self.feature_names):
+                group_idx.setdefault(self.feature_groups[f], []).append(j)
+        for i in range(n):
+            order = np.argsort(-np.abs(self.points[i]), kind="stable")
+            contribs = []
+            for gi in order:
+                g = self.groups[gi]
+                lab, val = labels.get(g, (None, None))
+                feat = None
+                if self.feature_log_odds is not None and g in group_idx:
+                    idx = group_idx[g]
+                    feat = self.feature_names[idx[int(np.argmax(np.abs(self.feature_log_odds[i, idx])))]]
+                contribs.append({
+                    "group": g, "feature": feat,
+                    "label": None if lab is None else str(lab[i]),
+                    "value": _jsonable(None if val is None else val[i]),
+                    "points": float(self.points[i, gi]), "log_odds": float(self.log_odds[i, gi]),
+                    "text": None if lab is None else f"{lab[i]}: {fmt[i, gi]}",
+                })
+            out.append({
+                "lead_id": _jsonable(self.lead_ids[i]),
+                "score": float(self.score[i]), "probability": float(self.probability[i]),
+                "grade": str(self.grade[i]), "base_points": float(self.base_points),
+                "contributions": contribs,
+                "reasons_up": [r for r in self.reasons_up[i] if r is not None],
+                "reasons_down": [r for r in self.reasons_down[i] if r is not None],
+                "next_action": self.next_action[i],
+            })
+        return out
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (np.floating, float)):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v if isinstance(v, (str, int, bool)) else str(v)
+
+
+def top_reasons(points: np.ndarray, groups: list[str], ctx: ExplainContext, top: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Sentences for the ``top`` largest positive and negative group contributions per lead."""
+    n, g_count = points.shape
+    top = max(0, min(top, g_count))
+    up = np.full((n, top), None, dtype=object)
+    down = np.full((n, top), None, dtype=object)
+    if n == 0 or top == 0:
+        return up, down
+    order_up = np.argsort(-points, axis=1, kind="stable")[:, :top]
+    order_dn = np.argsort(points, axis=1, kind="stable")[:, :top]
+    pts_up = np.take_along_axis(points, order_up, axis=1)
+    pts_dn = np.take_along_axis(points, order_dn, axis=1)
+    ok_up = pts_up >= MIN_REASON_POINTS
+    ok_dn = pts_dn <= -MIN_REASON_POINTS
+    needed = np.zeros((n, g_count), dtype=bool)
+    r = np.arange(n)[:, None]
+    needed[np.broadcast_to(r, order_up.shape)[ok_up], order_up[ok_up]] = True
+    needed[np.broadcast_to(r, order_dn.shape)[ok_dn], order_dn[ok_dn]] = True
+    label_full = np.full((n, g_count), None, dtype=object)
+    for gi in range(g_count):
+        rows = np.flatnonzero(needed[:, gi])
+        if len(rows):
+            lab, _ = describe(groups[gi], rows, ctx)
+            label_full[rows, gi] = lab
+    for order, pts, ok, dest in ((order_up, pts_up, ok_up, up), (order_dn, pts_dn, ok_dn, down)):
+        labs = np.take_along_axis(label_full, order, axis=1)
+        txt = format_points(pts.ravel()).reshape(pts.shape)
+        sentences = labs[ok] + ": " + txt[ok]
+        dest[ok] = sentences
+    return up, down

@@ -1,0 +1,128 @@
+"""Queries the scoring engine needs: leads and activities as frames, bulk score writes,
+model versions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from leadrank.models import LEAD_FIELDS, Activity, Lead, ModelVersion, ScoreHistory, Workspace
+
+FRAME_COLUMNS = [c for c in LEAD_FIELDS]
+KEY_BATCH = 2000
+
+
+def leads_frame(rows: Sequence, columns: list[str]) -> pd.DataFrame:
+    """Leads as the ml/ data contract wants them: ``lead_id`` as text, custom attributes
+    flattened to ``custom.<name>`` columns."""
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    if frame.empty:
+        return pd.DataFrame(columns=["lead_id", *FRAME_COLUMNS])
+    frame["lead_id"] = frame["lead_id"].astype(str)
+    customs = frame.pop("custom")
+    if customs.map(bool).any():
+        flat = pd.DataFrame.from_records([c or {} for c in customs], index=frame.index)
+        flat.columns = [f"custom.{c}" for c in flat.columns]
+        frame = pd.concat([frame, flat], axis=1)
+    return frame
+
+
+class ScoringRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- frames ---------------------------------------------------------------------------
+    def lead_ids(self, workspace_id: uuid.UUID, *, after: uuid.UUID | None = None, limit: int | None = None
+                 ) -> list[uuid.UUID]:
+        stmt = select(Lead.id).where(Lead.workspace_id == workspace_id)
+        if after is not None:
+            stmt = stmt.where(Lead.id > after)
+        stmt = stmt.order_by(Lead.id)
+        if limit:
+            stmt = stmt.limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def load_leads(self, workspace_id: uuid.UUID, *, lead_ids: Sequence[uuid.UUID] | None = None,
+                   labelled_only: bool = False) -> pd.DataFrame:
+        cols = [Lead.id.label("lead_id"), *[getattr(Lead, c) for c in FRAME_COLUMNS], Lead.custom]
+        names = ["lead_id", *FRAME_COLUMNS, "custom"]
+        base = select(*cols).where(Lead.workspace_id == workspace_id)
+        if labelled_only:
+            base = base.where(Lead.outcome.in_(("converted", "lost")))
+        if lead_ids is None:
+            rows = self.session.execute(base).all()
+        else:
+            rows = []
+            for start in range(0, len(lead_ids), KEY_BATCH):
+                rows.extend(self.session.execute(base.where(Lead.id.in_(lead_ids[start:start + KEY_BATCH]))).all())
+        return leads_frame(rows, names)
+
+    def load_activities(self, workspace_id: uuid.UUID, *, lead_ids: Sequence[uuid.UUID] | None = None
+                        ) -> pd.DataFrame:
+        cols = [Activity.lead_id, Activity.activity_type, Activity.activity_date, Activity.description]
+        names = ["lead_id", "activity_type", "activity_date", "description"]
+        base = select(*cols).where(Activity.workspace_id == workspace_id)
+        if lead_ids is None:
+            rows = self.session.execute(base).all()
+        else:
+            rows = []
+            for start in range(0, len(lead_ids), KEY_BATCH):
+                rows.extend(self.session.execute(
+                    base.where(Activity.lead_id.in_(lead_ids[start:start + KEY_BATCH]))).all())
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        frame["lead_id"] = frame["lead_id"].astype(str)
+        if not frame.empty:
+            frame["activity_date"] = pd.to_datetime(frame["activity_date"], utc=True)
+        return frame
+
+    def outcome_counts(self, workspace_id: uuid.UUID) -> dict[str, int]:
+        rows = self.session.execute(
+            select(Lead.outcome, func.count()).where(Lead.workspace_id == workspace_id).group_by(Lead.outcome)
+        ).all()
+        return {outcome: n for outcome, n in rows}
+
+    # --- score writes ---------------------------------------------------------------------
+    def write_scores(self, workspace_id: uuid.UUID, rows: list[dict]) -> None:
+        """rows: id, score, conversion_probability, grade, explanation, model_version_id,
+        score_kind, scored_at. Updates the lead and appends to its score history."""
+        if not rows:
+            return
+        from sqlalchemy import bindparam
+
+        table = Lead.__table__
+        stmt = (update(table).where(table.c.id == bindparam("_id"))
+                .values(score=bindparam("score"), sort_score=bindparam("score"),
+                        conversion_probability=bindparam("conversion_probability"), grade=bindparam("grade"),
+                        explanation=bindparam("explanation"), model_version_id=bindparam("model_version_id"),
+                        score_kind=bindparam("score_kind"), scored_at=bindparam("scored_at")))
+        self.session.execute(stmt, [{**{k: v for k, v in r.items() if k != "id"}, "_id": r["id"]} for r in rows])
+        self.session.execute(ScoreHistory.__table__.insert(), [
+            {"workspace_id": workspace_id, "lead_id": r["id"], "model_version_id": r["model_version_id"],
+             "score_kind": r["score_kind"], "probability": r["conversion_probability"], "score": r["score"],
+             "grade": r["grade"], "scored_at": r["scored_at"]} for r in rows
+        ])
+
+    # --- model versions -------------------------------------------------------------------
+    def versions(self, workspace_id: uuid.UUID) -> list[ModelVersion]:
+        return list(self.session.scalars(
+            select(ModelVersion).where(ModelVersion.workspace_id == workspace_id)
+            .order_by(ModelVersion.version.desc())))
+
+    def version(self, workspace_id: uuid.UUID, version_id: uuid.UUID) -> ModelVersion | None:
+        return self.session.scalars(select(ModelVersion).where(
+            ModelVersion.workspace_id == workspace_id, ModelVersion.id == version_id)).first()
+
+    def next_version_number(self, workspace_id: uuid.UUID) -> int:
+        current = self.session.scalar(
+            select(func.max(ModelVersion.version)).where(ModelVersion.workspace_id == workspace_id))
+        return (current or 0) + 1
+
+    def workspace(self, workspace_id: uuid.UUID) -> Workspace:
+        ws = self.session.get(Workspace, workspace_id)
+        if ws is None:
+            raise LookupError(f"workspace {workspace_id} is gone")
+        return ws
