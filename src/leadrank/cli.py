@@ -70,7 +70,9 @@ def _follow_job(job_id: uuid.UUID, label: str) -> dict:
         task = progress.add_task(label, total=100, info="")
         while True:
             with session_scope() as session:
-                view = job_view(session.get(Job, job_id))
+                from leadrank.jobs.repository import JobRepository
+
+                view = job_view(session.get(Job, job_id), chunks=JobRepository(session).chunk_summary(job_id))
             p = view["progress"]
             info = f"{p.get('rows_read', p.get('processed', 0)):,} rows"
             progress.update(task, completed=view["percent"] or 0, info=info)
@@ -92,6 +94,22 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
     console.print(f"leadrank on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("leadrank.main:app", host=host, port=port, workers=workers, reload=reload,
                 log_level="info")
+
+
+@app.command()
+def worker(threads: Annotated[int, typer.Option(help="Jobs processed at once by this process")] = 1) -> None:
+    """Process jobs from the Redis queue (needs LEADRANK_QUEUE_URL). Run as many as you like."""
+    import logging
+
+    from leadrank.jobs.distributed import run_worker
+
+    if not get_settings().queue_url:
+        _fail("set LEADRANK_QUEUE_URL=redis://host:6379/0 to run queue workers "
+              "(without it, jobs run inside 'leadrank serve')")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _ready()
+    console.print(f"worker: consuming {get_settings().queue_url} with {threads} thread(s); Ctrl-C stops")
+    run_worker(threads=threads)
 
 
 @db_app.command("upgrade")
@@ -256,6 +274,132 @@ def demo(leads: Annotated[int, typer.Option(help="How many synthetic leads")] = 
     _ready()
     info = setup_demo(n_leads=leads, name=name, seed=seed, reset=reset, console=console)
     console.print(info["message"])
+
+
+@app.command()
+def train(workspace: WorkspaceOpt = None,
+          include: Annotated[list[str] | None, typer.Option(help="Keep a column the leakage guard flags")] = None,
+          ) -> None:
+    """Train a new model version on the workspace's outcomes (activated if not worse)."""
+    from leadrank.db import session_scope
+    from leadrank.errors import LeadrankError
+    from leadrank.jobs.service import run_job
+    from leadrank.scoring.service import request_retrain
+
+    _ready()
+    ws_id = _workspace_id(workspace)
+    try:
+        with session_scope() as session:
+            job = request_retrain(session, ws_id, include_columns=include)
+            session.info.pop("leadrank_jobs_to_enqueue", None)
+            job_id = job.id
+    except LeadrankError as exc:
+        _fail(exc.message)
+    with console.status("training…"):
+        status = run_job(job_id)
+    with session_scope() as session:
+        from leadrank.models import Job
+
+        job = session.get(Job, job_id)
+        if status != "done":
+            _fail(job.error or status)
+        result = dict(job.result)
+    console.print(f"model v{result['version']} ({result['algorithm']}): ROC AUC {result['roc_auc']:.3f}, "
+                  f"top 20% hold {100 * (result['capture_at_20'] or 0):.0f}% of conversions")
+    console.print("activated; rescoring the workspace" if result["activated"] else f"[yellow]{result['note']}[/yellow]")
+    if result.get("rescore_job_id"):
+        _follow_job(uuid.UUID(result["rescore_job_id"]), "rescoring")
+
+
+@app.command()
+def evaluate(file: Path,
+             target: Annotated[str, typer.Option(help="The column holding the outcome (1/0, yes/no, won/lost…)")],
+             as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON")] = False,
+             drop: Annotated[list[str] | None, typer.Option(help="Leave a column out, repeatable")] = None,
+             include: Annotated[list[str] | None, typer.Option(help="Keep a column the leakage guard flags")] = None,
+             ) -> None:
+    """Train and evaluate on a file without storing anything; prints the quality report."""
+    import json
+
+    from leadrank.errors import LeadrankError
+    from leadrank.ingest.frames import read_leads_frame
+    from leadrank.ml.evaluate import evaluate_file_frame
+
+    try:
+        frame, rejects, _ = read_leads_frame(file, target=target)
+        if drop:
+            frame = frame.drop(columns=[c for c in frame.columns
+                                        if c in drop or c.removeprefix("custom.") in drop])
+        report = evaluate_file_frame(frame, None, include_columns=tuple(include or ()))
+    except LeadrankError as exc:
+        _fail(exc.message)
+    report["rows_rejected"] = len(rejects)
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    table = Table("model", "ROC AUC", "PR AUC", "Brier", "log loss", "capture@20%", title=f"{file.name} → {target}")
+    rows = [("leadrank (" + str(report.get("algorithm")) + ")", report)]
+    rows += list((report.get("alternatives") or {}).items())
+    for name, m in rows:
+        table.add_row(name, *(f"{m.get(k, float('nan')):.3f}" for k in ("roc_auc", "pr_auc", "brier", "log_loss",
+                                                                        "capture_at_20")))
+    console.print(table)
+    for finding in report.get("leakage", []) or []:
+        console.print(f"[yellow]left out[/yellow] {finding}")
+
+
+@app.command()
+def score(file: Path,
+          output: Annotated[Path, typer.Option("--output", "-o", help="Ranked CSV to write")] = Path("ranked.csv"),
+          workspace: WorkspaceOpt = None,
+          top: Annotated[str | None, typer.Option(help="Keep the top N or N% (e.g. 20%)")] = None) -> None:
+    """Score a file with a workspace's active model without storing it; writes a ranked CSV."""
+    import csv
+    import math
+
+    from leadrank.db import session_scope
+    from leadrank.errors import LeadrankError
+    from leadrank.ingest.frames import read_leads_frame
+    from leadrank.leads.export import neutralise
+    from leadrank.scoring.service import active_version, load_model
+
+    _ready()
+    ws_id = _workspace_id(workspace)
+    with session_scope() as session:
+        version = active_version(session, ws_id)
+        if version is None:
+            _fail("this workspace has no trained model yet: run 'leadrank train' first")
+        model = load_model(version)
+    try:
+        frame, rejects, _ = read_leads_frame(file)
+    except LeadrankError as exc:
+        _fail(exc.message)
+    batch = model.explain_batch(frame, None, top=5)
+    order = sorted(range(len(frame)), key=lambda i: -batch.score[i])
+    if top:
+        keep = math.ceil(len(order) * float(top[:-1]) / 100) if top.endswith("%") else int(top)
+        order = order[:keep]
+    reader_cols = [c for c in frame.columns if c not in ("lead_id", "external_id")]
+    with output.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["rank", "row", "score", "probability", "grade", "top_reasons", "next_action", *reader_cols])
+        for rank, i in enumerate(order, 1):
+            reasons = [r for r in list(batch.reasons_up[i]) + list(batch.reasons_down[i]) if r]
+            row = frame.iloc[i]
+            writer.writerow([rank, str(row["lead_id"]).removeprefix("row-"), round(float(batch.score[i]), 2),
+                             round(float(batch.probability[i]), 4), batch.grade[i], "; ".join(reasons[:5]),
+                             batch.next_action[i] or "",
+                             *[neutralise(None if _isna(row[c]) else row[c]) for c in reader_cols]])
+    console.print(f"wrote {len(order):,} ranked leads to {output} ({len(rejects):,} rows rejected)")
+
+
+def _isna(value: object) -> bool:
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def main() -> None:  # pragma: no cover

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # --- jobs -------------------------------------------------------------------------
     queue_url: str | None = Field(None, description="redis://… selects the Redis queue.")
     job_workers: int = Field(1, description="Threads of the in-process job runner.")
+    queue_name: str = Field("leadrank", description="Redis queue the workers consume.")
+    queue_heartbeat_timeout_ms: int = Field(
+        60_000, description="A worker silent this long is dead; its unacked messages are redelivered.")
+    queue_maintenance_chance: int = Field(
+        1_000, description="Per million broker commands: how often dead workers' messages are swept.")
     upload_chunk_rows: int = Field(20_000, description="Rows read and committed together.")
     max_upload_mb: int = Field(1024, description="Largest accepted upload file.")
 

@@ -418,10 +418,9 @@ def _series(arr: "pa.Array", mask_na: np.ndarray | None = None) -> pd.Series:
 
 
 def _lead_strings(s: pd.Series) -> "pa.Array":
-    arr = pa.array(s.array, from_pandas=True) if not isinstance(s.array, np.ndarray) else None
-    if arr is None or not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-        arr = pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string())
-    return arr
+    """A lead column as an Arrow string array, whatever the frame's string storage."""
+    arr = pa.array(s.astype("str"), from_pandas=True)
+    return arr if pa.types.is_string(arr.type) else arr.cast(pa.string())
 
 
 def _take(table: Sequence[str], codes: np.ndarray) -> pd.Series:
@@ -555,6 +554,7 @@ def generate_leads(
     rev = np.where(student, np.round(uni_size[uni] * 90_000, -3), c_rev[comp]).astype(np.int64)
     comp_pa = pa.array(comp)
     stu_pa = pa.array(student)
+    lead_domain = c_domain.take(comp_pa)
 
     # ---- names and email
     fn = (rng.random(n) * len(FIRST_NAMES)).astype(np.int64)
@@ -574,7 +574,7 @@ def generate_leads(
     uni_dom = _tk([x[1] for x in UNIVERSITIES], uni)
     local = pc.choose(pa.array(kind.astype(np.int8)), local_company, local_free, _join(fl, ".", ll))
     domain = pc.choose(
-        pa.array(kind.astype(np.int8)), c_domain.take(comp_pa),
+        pa.array(kind.astype(np.int8)), lead_domain,
         _tk(FREEMAIL, (rng.random(n) * len(FREEMAIL)).astype(np.int64)), uni_dom,
     )
     email = _join(local, "@", domain)
@@ -592,7 +592,7 @@ def generate_leads(
     title_all = [t for tt in t_tables for t in tt]
 
     company_name = pc.if_else(stu_pa, _tk([x[0] for x in UNIVERSITIES], uni), c_name.take(comp_pa))
-    website = _join("https://www.", pc.if_else(stu_pa, uni_dom, c_domain.take(comp_pa)))
+    website = _join("https://www.", pc.if_else(stu_pa, uni_dom, lead_domain))
     no_web = np.where(student, False, c_no_web[comp])
     country_names = [c[0] for c in COUNTRIES]
     uni_country = np.array([country_names.index(x[2]) for x in UNIVERSITIES])
@@ -621,7 +621,7 @@ def generate_leads(
     # ---- marketing
     src = _weighted(rng, SOURCE_WEIGHTS, n)
     n_days = (t1 - t0) // _DAY_NS
-    dow = (np.arange(n_days) + pd.Timestamp(t0, unit="ns").dayofweek) % 7
+    dow = (np.arange(n_days) + pd.Timestamp(t0, unit="ns").day_of_week) % 7
     day = _weighted(rng, np.where(dow >= 5, 0.3, 1.0), n)  # weekday-heavy, office hours
     sec = np.clip(rng.normal(13.5 * 3600, 3.5 * 3600, n), 0, 86_399).astype(np.int64)
     created = np.sort(t0 + day * _DAY_NS + sec * _S_NS)  # external ids follow creation order
@@ -839,7 +839,13 @@ def generate_activities(
     desc_i = np.concatenate([desc_pre, desc_post])
     src_i = np.concatenate([source_pre, source_post])
     del lead_pre, type_pre, date_pre, desc_pre, source_pre
-    order = np.lexsort((date_i, lead_i))
+    # one int64 key (lead, second offset): much faster than lexsort on millions of rows
+    sec_i = (date_i - date_i.min(initial=0)) // _S_NS
+    if lead_i.size and sec_i.max() < 2**34 and n < 2**28:
+        order = np.argsort((lead_i.astype(np.int64) << 34) | sec_i, kind="stable")
+    else:  # pragma: no cover - windows longer than ~500 years
+        order = np.lexsort((date_i, lead_i))
+    del sec_i
     lead_i, type_i, date_i, desc_i, src_i = (x[order] for x in (lead_i, type_i, date_i, desc_i, src_i))
     del order
 

@@ -54,7 +54,8 @@ def _load_data(workspace_id, n_leads: int, seed: int, console: Console) -> None:
     from leadrank.jobs.service import run_job
 
     console.print(f"generating {n_leads:,} demo leads and their activities…")
-    leads = generate_leads(n_leads, seed=seed)
+    # A quarter of the leads are still open: those are the ones a sales team works on.
+    leads = generate_leads(n_leads, seed=seed, with_outcomes=0.75)
     activities = generate_activities(leads, seed=seed)
     folder = upload_dir("demo")
     leads_path = folder / "demo-leads.csv"

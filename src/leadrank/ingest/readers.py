@@ -94,10 +94,15 @@ def _clean_header(value: str) -> str:
 
 
 def _finish_headers(raw: list[str], data_width: int, col_offset: int = 0) -> list[str]:
-    """Trim, name unnamed columns, drop trailing unnamed empty ones, de-duplicate."""
+    """Trim, name unnamed columns, drop trailing unnamed empty ones, de-duplicate.
+
+    A trailing header cell that is blank is kept (as ``Column X``) only when sampled rows
+    hold data under it; cells beyond the header row's own width are extras (a broken
+    row), not a column.
+    """
     cleaned = [_clean_header(h) for h in raw]
     last_named = max((i for i, h in enumerate(cleaned) if h), default=-1)
-    width = max(last_named + 1, data_width)
+    width = max(last_named + 1, min(len(cleaned), data_width))
     cleaned = (cleaned + [""] * width)[:width]
     seen: set[str] = {h.casefold() for h in cleaned if h}
     used: set[str] = set()

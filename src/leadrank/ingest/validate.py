@@ -57,6 +57,8 @@ import unicodedata
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
@@ -153,9 +155,12 @@ _EMAIL_RE = re.compile(
 _ANGLE_EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
 
+_ASCII_EMAIL_RE = re.compile(r"^[a-z0-9_%+'\-]+(?:\.[a-z0-9_%+'\-]+)*@(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
 def parse_email(value: str) -> str:
     v = value.lower()
-    if _EMAIL_RE.match(v) and len(v) <= 320:
+    if len(v) <= 254 and (_ASCII_EMAIL_RE.match(v) or _EMAIL_RE.match(v)):
         return v
     m = _ANGLE_EMAIL.search(v)
     if m:
@@ -538,12 +543,16 @@ def normalize_website(value: str) -> str:
     return f"{scheme}://{host}{path}"
 
 
+_THREE_DIGITS = re.compile(r"\d\D*\d\D*\d")
+
+
 def normalize_phone(value: str) -> str:
     v = value.lstrip("'")
     if v.lower().startswith("tel:"):
         v = v[4:]
-    v = " ".join(v.split())
-    if sum(ch.isdigit() for ch in v) < 3:
+    if "  " in v or not v.isprintable():
+        v = " ".join(v.split())
+    if not _THREE_DIGITS.search(v):
         raise ValueError(f"phone {_quote(value)} has too few digits")
     return v
 
@@ -570,18 +579,29 @@ def split_full_name(value: str) -> tuple[str | None, str | None]:
 
 
 # --------------------------------------------------------------------------------------
-# Column plans
+# Column plans. Coercion runs column by column over a chunk: each column's routine is
+# chosen once, runs in a tight comprehension, and memoises low-cardinality columns by
+# their raw cell text (sizes, stages, industries, dates, domains repeat a lot).
 # --------------------------------------------------------------------------------------
 
 _CACHE_LIMIT = 50_000
-_MISS = object()
+_NULLS = frozenset(
+    form for t in NULL_TOKENS for form in (t, t.upper(), t.title(), t.capitalize())
+)
 _DATE_FIELDS = frozenset({"outcome_date", "last_activity_date", "created_at"})
-_LOW_CARD_PARSERS: dict[str, Callable[[str], object]] = {
-    "company_size": parse_company_size,
-    "annual_revenue": parse_revenue,
-    "outcome": parse_outcome,
-    "website": normalize_website,
-}
+_DATE_POSITIONS = tuple(i for i, f in enumerate(LEAD_FIELDS) if f in _DATE_FIELDS)
+_CACHED_TEXT = frozenset({"industry", "country", "lead_source", "campaign", "job_title",
+                          "location", "source"})
+
+
+class _Err:
+    """A field problem, returned (not raised) so columns can run in comprehensions."""
+
+    __slots__ = ("field", "message")
+
+    def __init__(self, field_name: str, message: str) -> None:
+        self.field = field_name
+        self.message = message
 
 
 def _column_lengths(table: type) -> dict[str, int]:
@@ -597,15 +617,62 @@ _LEAD_LENGTHS = _column_lengths(Lead)
 _ACTIVITY_LENGTHS = _column_lengths(Activity)
 
 
-def _cached(parse: Callable[[str], object]) -> Callable[[str], object]:
-    """Memoise a parser for one column (values repeat: sizes, stages, dates, domains)."""
+def _label(field_name: str) -> str:
+    return field_name.replace("_", " ")
+
+
+def _text_routine(field_name: str, header: str, limit: int, one_line: bool = True):  # noqa: ANN202
+    def run(v: str) -> object:
+        if v.isascii():
+            v = v.strip()
+            if not v or (len(v) <= 9 and v in _NULLS):
+                return None
+        else:
+            cleaned = clean_text(v)
+            if cleaned is None:
+                return None
+            v = cleaned
+        if one_line:
+            if "  " in v or not v.isprintable():
+                v = " ".join(v.split())
+        elif "\r" in v:
+            v = v.replace("\r\n", "\n")
+        if limit and len(v) > limit:
+            return _Err(field_name, f"{_label(field_name)} is {len(v)} characters long "
+                                    f"(limit {limit}) (column '{header}')")
+        return v
+
+    return run
+
+
+def _parse_routine(field_name: str, header: str, parse: Callable[[str], object],
+                   limit: int = 0, prefix: str = ""):  # noqa: ANN202
+    def run(v: str) -> object:
+        c = clean_text(v)
+        if c is None:
+            return None
+        try:
+            out = parse(c)
+        except ValueError as exc:
+            return _Err(field_name, f"{prefix}{exc} (column '{header}')")
+        if limit and len(out) > limit:  # type: ignore[arg-type]
+            return _Err(field_name, f"{_label(field_name)} is longer than {limit} characters "
+                                    f"(column '{header}')")
+        return out
+
+    return run
+
+
+def _cached(routine: Callable[[str], object]) -> Callable[[str], object]:
+    """Memoise a column routine by raw cell text (bounded)."""
     cache: dict[str, object] = {}
     get = cache.get
+    miss = cache  # any unique object
 
     def run(v: str) -> object:
-        r = get(v, _MISS)
-        if r is _MISS:
-            r = parse(v)
+        r = get(v, miss)
+        if r is miss:
+            r = routine(v)
             if len(cache) < _CACHE_LIMIT:
                 cache[v] = r
         return r
@@ -614,78 +681,102 @@ def _cached(parse: Callable[[str], object]) -> Callable[[str], object]:
 
 
 class _DateColumn:
-    """A date column's parser, with the day-first decision made per chunk."""
+    """A date column: two memoised parsers (month-first, day-first) and the decision
+    between them, made per chunk and remembered for chunks without evidence."""
 
-    def __init__(self, order: DateOrder, naive_tz: tzinfo) -> None:
+    def __init__(self, field_name: str, header: str, order: DateOrder, naive_tz: tzinfo) -> None:
         self.order = order
-        self.naive_tz = naive_tz
-        self.sticky: bool | None = None
-        self._parsers = {
-            False: _cached(lambda v: parse_datetime(v, dayfirst=False, naive_tz=naive_tz)),
-            True: _cached(lambda v: parse_datetime(v, dayfirst=True, naive_tz=naive_tz)),
-        }
+        self.sticky = order == "dmy"
+        prefix = f"{_label(field_name)}: "
 
-    def for_chunk(self, rows: Sequence[tuple[int, list[str]]], index: int):  # noqa: ANN201
-        if self.order != "auto":
-            return self._parsers[self.order == "dmy"]
-        first = next((c[index] for _, c in rows if len(c) > index and c[index].strip()), "")
-        first = first.strip()
-        if first[:4].isdigit() and first[4:5] == "-":
-            return self._parsers[bool(self.sticky)]
-        found = detect_day_first([c[index] for _, c in rows if len(c) > index])
-        if found is not None:
-            self.sticky = found
-        return self._parsers[bool(self.sticky)]
+        def parser(dayfirst: bool) -> Callable[[str], object]:
+            return _cached(_parse_routine(
+                field_name, header,
+                lambda v: parse_datetime(v, dayfirst=dayfirst, naive_tz=naive_tz),
+                prefix=prefix))
+
+        self._parsers = {False: parser(False), True: parser(True)}
+
+    def for_chunk(self, values: list[str]) -> Callable[[str], object]:
+        if self.order == "auto":
+            first = next((v for v in values if v and not v.isspace()), "").strip()
+            if not (first[:4].isdigit() and first[4:5] == "-"):
+                found = detect_day_first(values)
+                if found is not None:
+                    self.sticky = found
+        return self._parsers[self.sticky]
 
 
 @dataclass(slots=True)
 class _Column:
     index: int
     header: str
-    target: str  # field name, "full_name" or the custom key
-    kind: str  # "text" | "multiline" | "parse" | "date" | "custom" | "full_name"
-    limit: int = 0
-    parse: Callable[[str], object] | None = None
+    target: str  # a field, "full_name", or the custom key
+    custom: bool = False
+    routine: Callable[[str], object] | None = None
     date: _DateColumn | None = None
 
+    def routine_for(self, values: list[str]) -> Callable[[str], object]:
+        if self.date is not None:
+            return self.date.for_chunk(values)
+        return self.routine  # type: ignore[return-value]
 
-def _lead_columns(
-    headers: list[str], mapping: dict[str, str], order: DateOrder, naive_tz: tzinfo
+
+def _lead_column(i: int, header: str, target: str, order: DateOrder, tz: tzinfo) -> _Column:
+    limit = _LEAD_LENGTHS.get(target, 0)
+    if target.startswith(CUSTOM_PREFIX):
+        return _Column(i, header, target[len(CUSTOM_PREFIX):], True,
+                       _text_routine(target, header, 0, one_line=False))
+    if target == FULL_NAME:
+        return _Column(i, header, target, routine=_text_routine(target, header, 0))
+    if target in _DATE_FIELDS:
+        return _Column(i, header, target, date=_DateColumn(target, header, order, tz))
+    if target in _CACHEABLE_PARSERS:
+        return _Column(i, header, target, routine=_cached(_parse_routine(
+            target, header, _CACHEABLE_PARSERS[target],
+            limit=limit if target == "website" else 0)))
+    if target == "email":
+        return _Column(i, header, target, routine=_parse_routine(target, header, parse_email))
+    if target == "phone":
+        return _Column(i, header, target,
+                       routine=_parse_routine(target, header, normalize_phone, limit=limit))
+    if target == "description":
+        return _Column(i, header, target, routine=_text_routine(target, header, 0, False))
+    if target in LEAD_FIELDS:
+        routine = _text_routine(target, header, limit)
+        return _Column(i, header, target,
+                       routine=_cached(routine) if target in _CACHED_TEXT else routine)
+    raise InvalidInput(f"Column '{header}' is mapped to unknown field '{target}'.")
+
+
+_CACHEABLE_PARSERS: dict[str, Callable[[str], object]] = {
+    "company_size": parse_company_size,
+    "annual_revenue": parse_revenue,
+    "outcome": parse_outcome,
+    "website": normalize_website,
+}
+
+
+def _build_columns(
+    headers: list[str], mapping: dict[str, str], *, lead: bool, order: DateOrder, tz: tzinfo
 ) -> list[_Column]:
     cols: list[_Column] = []
     seen: dict[str, str] = {}
     for i, header in enumerate(headers):
         target = mapping.get(header)
-        if target is None:  # never drop a column the mapping forgot
-            target = CUSTOM_PREFIX + (snake_name(header) or f"column_{i + 1}")
+        if target is None:
+            # Never drop a lead column the mapping forgot; activities have no custom fields.
+            target = CUSTOM_PREFIX + (snake_name(header) or f"column_{i + 1}") if lead else IGNORE
         if target == IGNORE:
             continue
         if target in seen:
             raise InvalidInput(
-                f"Columns '{seen[target]}' and '{header}' are both mapped to '{target}'."
+                f"Columns '{seen[target]}' and '{header}' are both mapped to '{target}'; a "
+                "field takes one column."
             )
         seen[target] = header
-        if target.startswith(CUSTOM_PREFIX):
-            cols.append(_Column(i, header, target[len(CUSTOM_PREFIX):], "custom"))
-        elif target == FULL_NAME:
-            cols.append(_Column(i, header, target, "full_name"))
-        elif target in _DATE_FIELDS:
-            cols.append(_Column(i, header, target, "date", date=_DateColumn(order, naive_tz)))
-        elif target in _LOW_CARD_PARSERS:
-            cols.append(_Column(i, header, target, "parse",
-                                parse=_cached(_LOW_CARD_PARSERS[target]),
-                                limit=_LEAD_LENGTHS.get(target, 0) if target == "website" else 0))
-        elif target == "email":
-            cols.append(_Column(i, header, target, "parse", parse=parse_email))
-        elif target == "phone":
-            cols.append(_Column(i, header, target, "parse", parse=normalize_phone,
-                                limit=_LEAD_LENGTHS.get(target, 0)))
-        elif target == "description":
-            cols.append(_Column(i, header, target, "multiline"))
-        elif target in LEAD_FIELDS:
-            cols.append(_Column(i, header, target, "text", limit=_LEAD_LENGTHS.get(target, 0)))
-        else:
-            raise InvalidInput(f"Column '{header}' is mapped to unknown field '{target}'.")
+        cols.append(_lead_column(i, header, target, order, tz) if lead
+                    else _activity_column(i, header, target, order, tz))
     return cols
 
 
@@ -696,30 +787,60 @@ def _raw(headers: list[str], cells: list[str]) -> dict[str, str]:
     return raw
 
 
-def _canonical(rec: dict, custom: dict[str, str]) -> str:
-    parts = []
-    for f in LEAD_FIELDS:
-        v = rec[f]
-        if v is None:
-            parts.append("\x00")
-        elif type(v) is str:
-            parts.append(v)
-        elif type(v) is datetime:
-            parts.append(v.isoformat())
-        else:
-            parts.append(repr(v))
-    if custom:
-        for k in sorted(custom):
-            parts.append(f"{k}={custom[k]}")
-    return "\x1f".join(parts)
-
-
-def _reject_from(row_number: int, errors: list[tuple[str, str]], raw: dict[str, str]) -> Reject:
-    fields = list(dict.fromkeys(f for f, _ in errors))
+def _reject_from(row_number: int, errors: list[_Err], raw: dict[str, str]) -> Reject:
+    fields = list(dict.fromkeys(e.field for e in errors))
     field_name = ", ".join(fields)
     if len(field_name) > 200:
         field_name = fields[0]
-    return Reject(row_number, field_name, "; ".join(msg for _, msg in errors), raw)
+    return Reject(row_number, field_name, "; ".join(e.message for e in errors), raw)
+
+
+class _Coercer:
+    """Shared chunk mechanics: width checks, running the columns, collecting errors."""
+
+    headers: list[str]
+    columns: list[_Column]
+
+    def _run(
+        self, rows: Sequence[tuple[int, list[str]]]
+    ) -> tuple[list[int], list[list[str]], list[list[object]], dict[int, list[_Err]],
+               list[Reject]]:
+        headers = self.headers
+        width = len(headers)
+        numbers = [rn for rn, _ in rows]
+        cells_list = [c for _, c in rows]
+        rejects: list[Reject] = []
+        if set(map(len, cells_list)) != {width} and cells_list:
+            kept_n: list[int] = []
+            kept_c: list[list[str]] = []
+            for rn, cells in rows:
+                n = len(cells)
+                if n < width:
+                    cells = cells + [""] * (width - n)
+                elif n > width:
+                    last = n
+                    while last > width and not cells[last - 1].strip():
+                        last -= 1
+                    if last > width:
+                        rejects.append(Reject(rn, None, f"row has {last} cells, header has "
+                                              f"{width}", _raw(headers, cells)))
+                        continue
+                    cells = cells[:width]
+                kept_n.append(rn)
+                kept_c.append(cells)
+            numbers, cells_list = kept_n, kept_c
+        outs: list[list[object]] = []
+        errors: dict[int, list[_Err]] = {}
+        for col in self.columns:
+            values = list(map(itemgetter(col.index), cells_list))
+            run = col.routine_for(values)
+            out = [run(v) if v else None for v in values]
+            if _Err in set(map(type, out)):
+                for pos, r in enumerate(out):
+                    if type(r) is _Err:
+                        errors.setdefault(pos, []).append(r)  # type: ignore[arg-type]
+            outs.append(out)
+        return numbers, cells_list, outs, errors, rejects
 
 
 # --------------------------------------------------------------------------------------
@@ -727,7 +848,7 @@ def _reject_from(row_number: int, errors: list[tuple[str, str]], raw: dict[str, 
 # --------------------------------------------------------------------------------------
 
 
-class LeadCoercer:
+class LeadCoercer(_Coercer):
     """Coerces the chunks of one upload. Keeps per-column value caches and the day-first
     decision of each date column from one chunk to the next."""
 
@@ -743,7 +864,8 @@ class LeadCoercer:
         if date_order not in ("auto", "mdy", "dmy"):
             raise InvalidInput(f"date_order must be auto, mdy or dmy, not '{date_order}'.")
         self.headers = list(headers)
-        self.columns = _lead_columns(self.headers, mapping, date_order, naive_tz)
+        self.columns = _build_columns(self.headers, mapping, lead=True, order=date_order,
+                                      tz=naive_tz)
         self.set_default_created_at(default_created_at)
 
     def set_default_created_at(self, value: datetime) -> None:
@@ -752,138 +874,103 @@ class LeadCoercer:
         self.default_created_at = value.astimezone(UTC)
 
     def __call__(self, rows: Sequence[tuple[int, list[str]]]) -> tuple[list[dict], list[Reject]]:
-        headers = self.headers
-        width = len(headers)
-        default_created_at = self.default_created_at
-        # Choose each column's routine once for this chunk (dates decide day-first here).
-        steps = [(c.index, c.target, c.kind, c.limit,
-                  c.date.for_chunk(rows, c.index) if c.date is not None else c.parse, c.header)
-                 for c in self.columns]
+        numbers, cells_list, outs, errors, rejects = self._run(rows)
+        field_idx = [k for k, c in enumerate(self.columns) if not c.custom]
+        custom_idx = [k for k, c in enumerate(self.columns) if c.custom]
+        names = [self.columns[k].target for k in field_idx]
+        custom_names = [self.columns[k].target for k in custom_idx]
+        field_rows = zip(*[outs[k] for k in field_idx]) if field_idx else repeat(())
+        custom_rows = zip(*[outs[k] for k in custom_idx]) if custom_idx else repeat(())
+        has_full_name = FULL_NAME in names
+        n_fields, n_custom = len(names), len(custom_names)
         template = dict.fromkeys(LEAD_FIELDS)
+        fields = LEAD_FIELDS
+        date_positions = _DATE_POSITIONS
+        default_created_at = self.default_created_at
+        md5, sha1 = hashlib.md5, hashlib.sha1
         by_key: dict[str, dict] = {}
-        rejects: list[Reject] = []
-        md5 = hashlib.md5
-        sha1 = hashlib.sha1
+        headers = self.headers
 
-        for row_number, cells in rows:
-            n = len(cells)
-            if n != width:
-                if n < width:
-                    cells = cells + [""] * (width - n)
-                else:
-                    last = n
-                    while last > width and not cells[last - 1].strip():
-                        last -= 1
-                    if last > width:
-                        rejects.append(Reject(row_number, None,
-                                              f"row has {last} cells, header has {width}",
-                                              _raw(headers, cells)))
-                        continue
-                    cells = cells[:width]
-            rec = template.copy()
-            custom: dict[str, str] = {}
-            errors: list[tuple[str, str]] | None = None
-            full_name = None
-            has_value = False
-            for index, target, kind, limit, fn, header in steps:
-                v = cells[index]
-                if not v:
-                    continue
-                if v.isascii():
-                    v = v.strip()
-                    if not v or (len(v) <= 9 and v.lower() in NULL_TOKENS):
-                        continue
-                else:
-                    v = clean_text(v)
-                    if v is None:
-                        continue
-                has_value = True
-                if kind == "text":
-                    v = _one_line(v)
-                    if limit and len(v) > limit:
-                        errors = errors or []
-                        errors.append((target, f"{target.replace('_', ' ')} is {len(v)} "
-                                               f"characters long (limit {limit}) (column '{header}')"))
-                        continue
-                    rec[target] = v
-                elif kind == "custom":
-                    custom[target] = v
-                elif kind == "multiline":
-                    rec[target] = v.replace("\r\n", "\n")
-                elif kind == "full_name":
-                    full_name = v
-                else:
-                    try:
-                        rec[target] = fn(v)  # type: ignore[misc]
-                    except ValueError as exc:
-                        errors = errors or []
-                        msg = str(exc)
-                        if kind == "date":
-                            msg = f"{target.replace('_', ' ')}: {msg}"
-                        errors.append((target, f"{msg} (column '{header}')"))
-                        continue
-                    if limit and len(rec[target]) > limit:  # type: ignore[arg-type]
-                        errors = errors or []
-                        errors.append((target, f"{target.replace('_', ' ')} is longer than "
-                                               f"{limit} characters (column '{header}')"))
-            if not has_value:
-                continue  # a blank row (or one of placeholders only)
-            if errors:
-                rejects.append(_reject_from(row_number, errors, _raw(headers, cells)))
+        for pos, (row_number, vals, cvals) in enumerate(zip(numbers, field_rows, custom_rows)):
+            if vals.count(None) == n_fields and cvals.count(None) == n_custom:
+                continue  # blank (or placeholders only)
+            if errors and pos in errors:
+                rejects.append(_reject_from(row_number, errors[pos],
+                                            _raw(headers, cells_list[pos])))
                 continue
-            if full_name is not None and (rec["first_name"] is None or rec["last_name"] is None):
-                first, last = split_full_name(full_name)
-                if rec["first_name"] is None:
-                    rec["first_name"] = first
-                if rec["last_name"] is None:
-                    rec["last_name"] = last
+            rec = template.copy()
+            rec.update(zip(names, vals))
+            if has_full_name:
+                full_name = rec.pop(FULL_NAME)
+                if full_name is not None and (rec["first_name"] is None
+                                              or rec["last_name"] is None):
+                    first, last = split_full_name(full_name)  # type: ignore[arg-type]
+                    if rec["first_name"] is None:
+                        rec["first_name"] = first
+                    if rec["last_name"] is None:
+                        rec["last_name"] = last
             ext = rec["external_id"]
             email = rec["email"]
-            if not (ext or email or rec["first_name"] or rec["last_name"] or rec["company_name"]):
+            if not (ext or email or rec["first_name"] or rec["last_name"]
+                    or rec["company_name"]):
                 rejects.append(Reject(
                     row_number, None,
                     "row has no email, external id, name or company to identify the lead",
-                    _raw(headers, cells)))
+                    _raw(headers, cells_list[pos])))
                 continue
-            canonical = _canonical(rec, custom).encode("utf-8", "surrogatepass")
+            custom = ({k: v for k, v in zip(custom_names, cvals) if v is not None}
+                      if n_custom else {})
+            typed = list(map(rec.__getitem__, fields))
+            for i in date_positions:
+                if typed[i] is not None:
+                    typed[i] = typed[i].timestamp()  # type: ignore[union-attr]
+            canonical = "\x1f".join(map(str, typed))
+            if custom:
+                canonical += "\x1e" + "\x1f".join(f"{k}={custom[k]}" for k in sorted(custom))
+            data = canonical.encode("utf-8", "surrogatepass")
             if ext:
                 key = f"ext:{ext}"
             elif email:
                 key = f"email:{email}"
             else:
-                key = "row:" + sha1(canonical).hexdigest()[:32]
-            rec["content_hash"] = md5(canonical).hexdigest()
+                key = "row:" + sha1(data).hexdigest()[:32]
             if rec["created_at"] is None:
                 rec["created_at"] = default_created_at
             rec["custom"] = custom
             rec["dedupe_key"] = key
+            rec["content_hash"] = md5(data).hexdigest()
             if key in by_key:
                 del by_key[key]  # the later row wins and takes the later position
             by_key[key] = rec
+        if len(rejects) > 1:
+            rejects.sort(key=attrgetter("row_number"))
         return list(by_key.values()), rejects
 
 
-_COERCERS: dict[tuple, tuple[list[str], object]] = {}
+_COERCERS: dict[tuple, tuple[list[str], _Coercer]] = {}
 
 
-def _coercer_for(kind: str, headers: list[str], mapping: dict[str, str], **kw: object):  # noqa: ANN202
+def _coercer_for(kind: str, headers: list[str], mapping: dict[str, str],
+                 **kw: object) -> _Coercer:
     """One coercer per upload: keyed by the *identity* of the headers list (plus its
     content), so chunks of one upload share caches and date decisions while two uploads
     with the same columns do not share a day-first decision."""
     created = kw.pop("default_created_at", None)
     key = (kind, id(headers), tuple(headers), tuple(sorted(mapping.items())),
-           tuple(sorted(kw.items(), key=lambda kv: kv[0])))
+           tuple(sorted(kw.items())))
     hit = _COERCERS.get(key)
     if hit is not None and hit[0] is headers:
-        if created is not None:
-            hit[1].set_default_created_at(created)  # type: ignore[attr-defined]
+        if isinstance(hit[1], LeadCoercer) and isinstance(created, datetime):
+            hit[1].set_default_created_at(created)
         return hit[1]
-    if created is not None:
-        kw["default_created_at"] = created
     if len(_COERCERS) >= 16:
         _COERCERS.pop(next(iter(_COERCERS)))
-    cls = LeadCoercer if kind == "lead" else ActivityCoercer
-    coercer = cls(headers, mapping, **kw)  # type: ignore[arg-type]
+    coercer: _Coercer
+    if kind == "lead":
+        coercer = LeadCoercer(headers, mapping, default_created_at=created,  # type: ignore[arg-type]
+                              **kw)  # type: ignore[arg-type]
+    else:
+        coercer = ActivityCoercer(headers, mapping, **kw)  # type: ignore[arg-type]
     _COERCERS[key] = (headers, coercer)  # holding headers keeps its id from being reused
     return coercer
 
@@ -901,7 +988,7 @@ def coerce_lead_rows(
 
     Pass the same ``headers`` list object for every chunk of one upload (e.g. the
     reader's ``headers``) so caches and the day-first decision carry over between chunks,
-    or hold a :class:`LeadCoercer` yourself.
+    or hold a :class:`LeadCoercer` yourself. Rejects come back in row order.
     """
     coercer = _coercer_for("lead", headers, mapping, default_created_at=default_created_at,
                            date_order=date_order, naive_tz=naive_tz)
@@ -966,38 +1053,38 @@ def normalize_activity_type(value: str) -> tuple[str, bool]:
     return "other", False
 
 
-def _activity_columns(
-    headers: list[str], mapping: dict[str, str], order: DateOrder, naive_tz: tzinfo
-) -> list[_Column]:
-    cols: list[_Column] = []
-    seen: dict[str, str] = {}
-    for i, header in enumerate(headers):
-        target = mapping.get(header, IGNORE)
-        if target == IGNORE:
-            continue
-        if target not in ACTIVITY_TARGETS:
-            raise InvalidInput(f"Column '{header}' is mapped to unknown field '{target}'.")
-        if target in seen:
-            raise InvalidInput(
-                f"Columns '{seen[target]}' and '{header}' are both mapped to '{target}'."
-            )
-        seen[target] = header
-        if target == "activity_date":
-            cols.append(_Column(i, header, target, "date", date=_DateColumn(order, naive_tz)))
-        elif target == "lead_email":
-            cols.append(_Column(i, header, target, "parse", parse=parse_email))
-        elif target == "activity_type":
-            cols.append(_Column(i, header, target, "parse",
-                                parse=_cached(normalize_activity_type)))
-        elif target == "description":
-            cols.append(_Column(i, header, target, "multiline"))
-        else:
-            length = _ACTIVITY_LENGTHS.get(target, 0) if target == "source" else 200
-            cols.append(_Column(i, header, target, "text", limit=length))
-    return cols
 
 
-class ActivityCoercer:
+def _activity_type_routine(header: str) -> Callable[[str], object]:
+    def run(v: str) -> object:
+        c = clean_text(v)
+        if c is None:
+            return None
+        kind, known = normalize_activity_type(c)
+        return (kind, None if known else _one_line(c))
+
+    return _cached(run)
+
+
+def _activity_column(i: int, header: str, target: str, order: DateOrder, tz: tzinfo) -> _Column:
+    if target not in ACTIVITY_TARGETS:
+        raise InvalidInput(f"Column '{header}' is mapped to unknown field '{target}'.")
+    if target == "activity_date":
+        return _Column(i, header, target, date=_DateColumn(target, header, order, tz))
+    if target == "lead_email":
+        return _Column(i, header, target, routine=_parse_routine(target, header, parse_email))
+    if target == "activity_type":
+        return _Column(i, header, target, routine=_activity_type_routine(header))
+    if target == "description":
+        return _Column(i, header, target, routine=_text_routine(target, header, 0, False))
+    if target == "lead_id":
+        return _Column(i, header, target, routine=_text_routine(target, header, 200))
+    limit = _ACTIVITY_LENGTHS.get(target, 0) if target == "source" else 200
+    routine = _text_routine(target, header, limit)
+    return _Column(i, header, target, routine=_cached(routine) if target == "source" else routine)
+
+
+class ActivityCoercer(_Coercer):
     """Coerces the chunks of one activity upload (see :func:`coerce_activity_rows`)."""
 
     def __init__(
@@ -1011,103 +1098,70 @@ class ActivityCoercer:
         if date_order not in ("auto", "mdy", "dmy"):
             raise InvalidInput(f"date_order must be auto, mdy or dmy, not '{date_order}'.")
         self.headers = list(headers)
-        self.columns = _activity_columns(self.headers, mapping, date_order, naive_tz)
+        self.columns = _build_columns(self.headers, mapping, lead=False, order=date_order,
+                                      tz=naive_tz)
 
     def __call__(self, rows: Sequence[tuple[int, list[str]]]) -> tuple[list[dict], list[Reject]]:
-        headers = self.headers
-        width = len(headers)
-        steps = [(c.index, c.target, c.kind, c.limit,
-                  c.date.for_chunk(rows, c.index) if c.date is not None else c.parse, c.header)
-                 for c in self.columns]
+        numbers, cells_list, outs, errors, rejects = self._run(rows)
+        names = [c.target for c in self.columns]
+        template = dict.fromkeys(("lead_email", "lead_external_id", "lead_id", "activity_type",
+                                  "activity_date", "description", "source"))
         records: list[dict] = []
-        rejects: list[Reject] = []
-        seen_keys: set[str] = set()
-        for row_number, cells in rows:
-            n = len(cells)
-            if n < width:
-                cells = cells + [""] * (width - n)
-            elif n > width:
-                last = n
-                while last > width and not cells[last - 1].strip():
-                    last -= 1
-                if last > width:
-                    rejects.append(Reject(row_number, None, f"row has {last} cells, header has "
-                                          f"{width}", _raw(headers, cells)))
-                    continue
-            rec: dict = {"lead_email": None, "lead_external_id": None, "lead_id": None,
-                         "activity_type": None, "activity_date": None, "description": None,
-                         "source": None}
-            errors: list[tuple[str, str]] = []
-            raw_type: str | None = None
-            recognised = True
-            has_value = False
-            for index, target, kind, limit, fn, header in steps:
-                v = clean_text(cells[index]) if cells[index] else None
-                if v is None:
-                    continue
-                has_value = True
-                if kind == "text":
-                    v = _one_line(v)
-                    if limit and len(v) > limit:
-                        errors.append((target, f"{target.replace('_', ' ')} is {len(v)} characters "
-                                               f"long (limit {limit}) (column '{header}')"))
-                        continue
-                    rec[target] = v
-                elif kind == "multiline":
-                    rec[target] = v.replace("\r\n", "\n")
-                else:
-                    try:
-                        out = fn(v)  # type: ignore[misc]
-                    except ValueError as exc:
-                        msg = str(exc)
-                        if kind == "date":
-                            msg = f"activity date: {msg}"
-                        errors.append((target, f"{msg} (column '{header}')"))
-                        continue
-                    if target == "activity_type":
-                        rec[target], recognised = out  # type: ignore[misc]
-                        raw_type = v
-                    else:
-                        rec[target] = out
-            if not has_value:
+        seen: set[str] = set()
+        headers = self.headers
+        sha1 = hashlib.sha1
+        value_rows = zip(*outs) if outs else repeat(())
+        for pos, (row_number, vals) in enumerate(zip(numbers, value_rows)):
+            if vals.count(None) == len(vals):
                 continue
-            if rec["lead_id"] is not None:
+            if errors and pos in errors:
+                rejects.append(_reject_from(row_number, errors[pos],
+                                            _raw(headers, cells_list[pos])))
+                continue
+            rec = template.copy()
+            rec.update(zip(names, vals))
+            lead_id = rec["lead_id"]
+            if lead_id is not None:
                 try:
-                    rec["lead_id"] = uuid.UUID(rec["lead_id"])
+                    rec["lead_id"] = uuid.UUID(lead_id)  # type: ignore[arg-type]
                 except ValueError:
                     if rec["lead_external_id"] is None:
-                        rec["lead_external_id"] = rec["lead_id"]
+                        rec["lead_external_id"] = lead_id
                     rec["lead_id"] = None
-            if not errors:
-                if not (rec["lead_email"] or rec["lead_external_id"] or rec["lead_id"]):
-                    errors.append(("lead", "row has no lead email, external id or lead id"))
-                if rec["activity_date"] is None:
-                    errors.append(("activity_date", "activity date is empty"))
-            if errors:
-                if len(errors) == 1 and errors[0][0] == "lead":
-                    rejects.append(Reject(row_number, None, errors[0][1], _raw(headers, cells)))
-                else:
-                    rejects.append(_reject_from(row_number, errors, _raw(headers, cells)))
+            problems: list[_Err] = []
+            if not (rec["lead_email"] or rec["lead_external_id"] or rec["lead_id"]):
+                problems.append(_Err("", "row has no lead email, external id or lead id"))
+            if rec["activity_date"] is None:
+                problems.append(_Err("activity_date", "activity date is empty"))
+            if problems:
+                reject = _reject_from(row_number, problems, _raw(headers, cells_list[pos]))
+                reject.field = reject.field.strip(", ") or None
+                rejects.append(reject)
                 continue
-            if rec["activity_type"] is None:
+            typed = rec["activity_type"]
+            if typed is None:
                 rec["activity_type"] = "other"
-            elif not recognised:
-                desc = rec["description"]
-                rec["description"] = f"{raw_type}: {desc}" if desc else raw_type
+            else:
+                rec["activity_type"], raw_type = typed  # type: ignore[misc]
+                if raw_type is not None:
+                    desc = rec["description"]
+                    rec["description"] = f"{raw_type}: {desc}" if desc else raw_type
             if rec["lead_id"] is not None:
                 ref = f"id:{rec['lead_id']}"
             elif rec["lead_external_id"] is not None:
                 ref = f"ext:{rec['lead_external_id']}"
             else:
                 ref = f"email:{rec['lead_email']}"
-            digest_src = "\x1f".join((ref, rec["activity_type"], rec["activity_date"].isoformat(),
-                                      rec["description"] or ""))
-            key = hashlib.sha1(digest_src.encode("utf-8", "surrogatepass")).hexdigest()
-            if key in seen_keys:
+            src = "\x1f".join((ref, rec["activity_type"], rec["activity_date"].isoformat(),
+                               rec["description"] or ""))
+            key = sha1(src.encode("utf-8", "surrogatepass")).hexdigest()
+            if key in seen:
                 continue  # the same activity twice in one batch is one activity
-            seen_keys.add(key)
+            seen.add(key)
             rec["dedupe_key"] = key
             records.append(rec)
+        if len(rejects) > 1:
+            rejects.sort(key=attrgetter("row_number"))
         return records, rejects
 
 

@@ -15,8 +15,11 @@ from leadrank.models import Job
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-def job_view(job: Job, rejects_preview: list[dict] | None = None) -> dict:
-    progress = job.progress or {}
+def job_view(job: Job, rejects_preview: list[dict] | None = None, chunks: dict | None = None) -> dict:
+    """A job as users see it. ``chunks`` is the chunk summary of a chunked job."""
+    progress = dict(job.progress or {})
+    if chunks:
+        progress.update(chunks)
     total = progress.get("rows_total_estimate")
     done = progress.get("rows_read") or progress.get("processed") or 0
     return {
@@ -34,15 +37,18 @@ def job_view(job: Job, rejects_preview: list[dict] | None = None) -> dict:
 
 @router.get("", summary="Recent jobs of the workspace")
 def list_jobs(session: SessionDep, principal: PrincipalDep, kind: str | None = None) -> dict:
-    return {"jobs": [job_view(j) for j in JobRepository(session).list(principal.workspace_id, kind=kind)]}
+    repo = JobRepository(session)
+    return {"jobs": [job_view(j, chunks=repo.chunk_summary(j.id))
+                     for j in repo.list(principal.workspace_id, kind=kind)]}
 
 
 @router.get("/{job_id}", summary="A job's status, progress, result and first rejects")
 def read_job(job_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> dict:
     job = get_job(session, principal.workspace_id, job_id)
+    repo = JobRepository(session)
     preview = [{"row_number": r.row_number, "field": r.field, "reason": r.reason}
-               for r in JobRepository(session).rejects(job.id, limit=50)]
-    return job_view(job, preview)
+               for r in repo.rejects(job.id, limit=50)]
+    return job_view(job, preview, chunks=repo.chunk_summary(job.id))
 
 
 @router.get("/{job_id}/rejects", summary="The rejected rows as CSV: row, field, reason, then the row")

@@ -1,16 +1,34 @@
-"""Job handlers by name. Each domain registers its own (``@job_handler("leads.upload")``)."""
+"""Job handlers by name. Each domain registers its own.
+
+Two shapes:
+- ``@job_handler("leads.upload")``: one function that runs the whole job (it may still
+  commit in chunks and checkpoint, as uploads do: a file is read in order).
+- ``chunked_job("scoring.score", plan=…, run_chunk=…, finish=…)``: the job is planned
+  into independent chunks that any number of workers process in parallel.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from leadrank.jobs.context import JobContext
 
 Handler = Callable[["JobContext"], dict | None]
 
-_HANDLERS: dict[str, Handler] = {}
+
+@dataclass(frozen=True)
+class ChunkedJob:
+    plan: Callable[[JobContext], list[dict]]
+    run_chunk: Callable[[Session, JobContext, dict], dict]
+    finish: Callable[[JobContext, list[dict]], dict]
+
+
+_HANDLERS: dict[str, Handler | ChunkedJob] = {}
 
 
 def job_handler(kind: str) -> Callable[[Handler], Handler]:
@@ -21,7 +39,13 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def get_handler(kind: str) -> Handler:
+def chunked_job(kind: str, *, plan, run_chunk, finish) -> ChunkedJob:  # noqa: ANN001
+    spec = ChunkedJob(plan=plan, run_chunk=run_chunk, finish=finish)
+    _HANDLERS[kind] = spec
+    return spec
+
+
+def get_handler(kind: str) -> Handler | ChunkedJob:
     load_handlers()
     try:
         return _HANDLERS[kind]

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from leadrank.models import Job, JobReject
+from leadrank.bulk import bulk_insert
+from leadrank.models import Job, JobChunk, JobReject
 from leadrank.models.base import utcnow
 
 
@@ -44,10 +45,8 @@ class JobRepository:
         self.session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
 
     def add_rejects(self, job_id: uuid.UUID, rejects: list[dict]) -> None:
-        if rejects:
-            self.session.execute(
-                JobReject.__table__.insert(), [{"job_id": job_id, **r} for r in rejects]
-            )
+        bulk_insert(self.session, JobReject.__table__, [{"job_id": job_id, **r} for r in rejects],
+                    ["job_id", "row_number", "field", "reason", "raw"])
 
     def delete_rejects_from(self, job_id: uuid.UUID, row_number: int) -> None:
         """A resumed run re-reads rows from ``row_number``: drop rejects it will report again."""
@@ -69,3 +68,39 @@ class JobRepository:
     def counts_by_status(self) -> dict[str, int]:
         rows = self.session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
         return {status: n for status, n in rows}
+
+    # --- chunks ---------------------------------------------------------------------------
+    def add_chunks(self, job_id: uuid.UUID, params: list[dict]) -> None:
+        self.session.execute(JobChunk.__table__.insert(), [
+            {"job_id": job_id, "seq": i, "params": p, "status": "queued", "attempts": 0, "result": {},
+             "updated_at": utcnow()} for i, p in enumerate(params)
+        ])
+
+    def has_chunks(self, job_id: uuid.UUID) -> bool:
+        return self.session.scalar(select(func.count()).where(JobChunk.job_id == job_id)) > 0
+
+    def chunk(self, job_id: uuid.UUID, seq: int, *, lock: bool = False) -> JobChunk | None:
+        stmt = select(JobChunk).where(JobChunk.job_id == job_id, JobChunk.seq == seq)
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def unfinished_chunks(self, job_id: uuid.UUID) -> list[int]:
+        return list(self.session.scalars(select(JobChunk.seq).where(
+            JobChunk.job_id == job_id, JobChunk.status.in_(("queued", "running"))).order_by(JobChunk.seq)))
+
+    def chunks(self, job_id: uuid.UUID) -> Sequence[JobChunk]:
+        return self.session.scalars(select(JobChunk).where(JobChunk.job_id == job_id).order_by(JobChunk.seq)).all()
+
+    def chunk_summary(self, job_id: uuid.UUID) -> dict | None:
+        rows = self.session.execute(select(JobChunk.status, JobChunk.result).where(JobChunk.job_id == job_id)).all()
+        if not rows:
+            return None
+        summary = {"chunks_total": len(rows), "chunks_done": 0, "chunks_failed": 0, "processed": 0}
+        for status, result in rows:
+            if status == "done":
+                summary["chunks_done"] += 1
+                summary["processed"] += int((result or {}).get("processed", 0))
+            elif status == "failed":
+                summary["chunks_failed"] += 1
+        return summary

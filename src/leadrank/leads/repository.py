@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from leadrank.bulk import bulk_insert, bulk_update
 from leadrank.errors import InvalidInput
 from leadrank.leads.filters import SORTABLE, LeadFilters, LeadSort
 from leadrank.models import Activity, Lead, ScoreHistory
@@ -200,25 +201,18 @@ class LeadRepository:
 
     # --- writes -------------------------------------------------------------------------
     def insert_leads(self, rows: list[dict]) -> None:
-        if rows:
-            self.session.execute(Lead.__table__.insert(), rows)
+        bulk_insert(self.session, Lead.__table__, rows)
 
     def update_leads(self, rows: list[dict]) -> None:
         """Bulk update by primary key (each dict has ``id`` and the columns to set)."""
         if not rows:
             return
-        # Group by the set of columns so each executemany has one statement shape.
+        # Group by the set of columns so each bulk statement has one shape.
         groups: dict[tuple[str, ...], list[dict]] = {}
         for row in rows:
-            groups.setdefault(tuple(sorted(row)), []).append(row)
-        table = Lead.__table__
+            groups.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
         for cols, group in groups.items():
-            from sqlalchemy import bindparam
-
-            stmt = (update(table).where(table.c.id == bindparam("_id"))
-                    .values({c: bindparam(c) for c in cols if c != "id"}))
-            self.session.execute(stmt, [{**{k: v for k, v in r.items() if k != "id"}, "_id": r["id"]}
-                                        for r in group])
+            bulk_update(self.session, Lead.__table__, group, list(cols))
 
     def insert_activities(self, rows: list[dict]) -> int:
         """Insert activities, skipping ones already stored (same dedupe key). Returns new count."""
@@ -239,17 +233,21 @@ class LeadRepository:
                 continue
             seen.add(r["dedupe_key"])
             fresh.append(r)
-        if fresh:
-            self.session.execute(Activity.__table__.insert(), fresh)
+        bulk_insert(self.session, Activity.__table__, fresh)
         return len(fresh)
 
     def bump_last_activity(self, workspace_id: uuid.UUID, latest: dict[uuid.UUID, datetime]) -> None:
-        for lead_id, when in latest.items():
-            self.session.execute(
-                update(Lead).where(Lead.id == lead_id, Lead.workspace_id == workspace_id,
-                                   or_(Lead.last_activity_date.is_(None), Lead.last_activity_date < when))
-                .values(last_activity_date=when)
-            )
+        """Move each lead's last_activity_date forward (never back), in one executemany."""
+        if not latest:
+            return
+        from sqlalchemy import bindparam
+
+        table = Lead.__table__
+        stmt = (update(table)
+                .where(table.c.id == bindparam("_id"), table.c.workspace_id == bindparam("_ws"),
+                       or_(table.c.last_activity_date.is_(None), table.c.last_activity_date < bindparam("_when")))
+                .values(last_activity_date=bindparam("_when")))
+        self.session.execute(stmt, [{"_id": k, "_ws": workspace_id, "_when": v} for k, v in latest.items()])
 
     def delete(self, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
         self.session.execute(delete(Activity).where(Activity.lead_id == lead_id, Activity.workspace_id == workspace_id))

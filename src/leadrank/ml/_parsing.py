@@ -7,6 +7,7 @@ value (``pd.factorize``), never once per row, so it stays fast on a million lead
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ def map_distinct(values: pd.Series, func: Callable[[Any], Any], dtype: Any = obj
     """Apply ``func`` once per distinct value and broadcast back (missing -> ``func(None)``)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     mapped = [func(u) for u in uniques]
-    mapped.append(func(None))
+    mapped.append(func(None) if (codes < 0).any() else None)
     table = np.empty(len(mapped), dtype=dtype)
     table[:] = mapped
     return table[codes]  # code -1 picks the last entry (missing)
@@ -80,7 +81,9 @@ def parse_dates(s: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     u = pd.Series(uniques, dtype=object)
     try:
-        parsed = pd.to_datetime(u, utc=True, errors="coerce")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(u, utc=True, errors="coerce")
     except (ValueError, TypeError):
         parsed = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns, UTC]")
     if len(u) and parsed.isna().mean() > 0.05:

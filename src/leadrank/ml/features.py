@@ -225,7 +225,7 @@ class LeadFeaturizer:
         self,
         *,
         half_life_days: float = 21.0,
-        max_onehot: int = 20,
+        max_onehot: int = 12,
         min_category_count: int | None = None,
         te_smoothing: float = 20.0,
         text_tokens: int = 10,

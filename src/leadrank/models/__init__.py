@@ -2,7 +2,7 @@
 
 from leadrank.models.activity import ACTIVITY_TYPES, Activity
 from leadrank.models.base import Base
-from leadrank.models.job import Job, JobReject
+from leadrank.models.job import Job, JobChunk, JobReject
 from leadrank.models.lead import LEAD_FIELDS, OUTCOMES, Lead, ScoreHistory
 from leadrank.models.model_version import ModelVersion
 from leadrank.models.user import ApiKey, Membership, User
@@ -16,6 +16,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Job",
+    "JobChunk",
     "JobReject",
     "Lead",
     "Membership",

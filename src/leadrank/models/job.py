@@ -51,3 +51,22 @@ class JobReject(Base):
     field: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class JobChunk(Base):
+    """One independently committed piece of a large job. Workers process chunks in
+    parallel; a chunk's writes and its ``done`` mark commit together, so a retried chunk
+    never repeats or skips work. A chunk that keeps failing is marked ``failed`` (poisoned)
+    and the rest of the job carries on."""
+
+    __tablename__ = "job_chunks"
+    __table_args__ = (Index("ix_job_chunks_job_status", "job_id", "status"),)
+
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    params: Mapped[dict] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

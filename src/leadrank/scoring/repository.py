@@ -7,12 +7,15 @@ import uuid
 from collections.abc import Sequence
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from leadrank.bulk import bulk_insert, bulk_update
 from leadrank.models import LEAD_FIELDS, Activity, Lead, ModelVersion, ScoreHistory, Workspace
 
-FRAME_COLUMNS = [c for c in LEAD_FIELDS]
+FRAME_COLUMNS = list(LEAD_FIELDS)
+SCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation", "model_version_id",
+                 "score_kind", "scored_at"]
 KEY_BATCH = 2000
 
 
@@ -45,6 +48,13 @@ class ScoringRepository:
         if limit:
             stmt = stmt.limit(limit)
         return list(self.session.scalars(stmt))
+
+    def lead_ids_in_range(self, workspace_id: uuid.UUID, *, after: uuid.UUID | None, upto: uuid.UUID
+                          ) -> list[uuid.UUID]:
+        stmt = select(Lead.id).where(Lead.workspace_id == workspace_id, Lead.id <= upto)
+        if after is not None:
+            stmt = stmt.where(Lead.id > after)
+        return list(self.session.scalars(stmt.order_by(Lead.id)))
 
     def load_leads(self, workspace_id: uuid.UUID, *, lead_ids: Sequence[uuid.UUID] | None = None,
                    labelled_only: bool = False) -> pd.DataFrame:
@@ -91,16 +101,8 @@ class ScoringRepository:
         score_kind, scored_at. Updates the lead and appends to its score history."""
         if not rows:
             return
-        from sqlalchemy import bindparam
-
-        table = Lead.__table__
-        stmt = (update(table).where(table.c.id == bindparam("_id"))
-                .values(score=bindparam("score"), sort_score=bindparam("score"),
-                        conversion_probability=bindparam("conversion_probability"), grade=bindparam("grade"),
-                        explanation=bindparam("explanation"), model_version_id=bindparam("model_version_id"),
-                        score_kind=bindparam("score_kind"), scored_at=bindparam("scored_at")))
-        self.session.execute(stmt, [{**{k: v for k, v in r.items() if k != "id"}, "_id": r["id"]} for r in rows])
-        self.session.execute(ScoreHistory.__table__.insert(), [
+        bulk_update(self.session, Lead.__table__, [{**r, "sort_score": r["score"]} for r in rows], SCORE_COLUMNS)
+        bulk_insert(self.session, ScoreHistory.__table__, [
             {"workspace_id": workspace_id, "lead_id": r["id"], "model_version_id": r["model_version_id"],
              "score_kind": r["score_kind"], "probability": r["conversion_probability"], "score": r["score"],
              "grade": r["grade"], "scored_at": r["scored_at"]} for r in rows

@@ -212,34 +212,29 @@ def load_model(version: ModelVersion):  # noqa: ANN201 - ml.model.TrainedModel
     return model
 
 
-def grade_bands(session: Session, workspace_id: uuid.UUID) -> list[dict] | None:
-    """User-configured fixed score bands, if any: [{"grade": "A", "min_score": 60}, …]."""
-    ws = ScoringRepository(session).workspace(workspace_id)
-    return (ws.settings or {}).get("grade_bands")
-
-
 def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID],
                 version: ModelVersion | None, *, as_of: datetime | None = None) -> int:
     """Score and explain one chunk of leads and write the results. Returns leads scored."""
-    from leadrank.ml.model import grade_for
-
     repo = ScoringRepository(session)
     leads = repo.load_leads(workspace_id, lead_ids=lead_ids)
     if leads.empty:
         return 0
     activities = repo.load_activities(workspace_id, lead_ids=lead_ids)
     now = as_of or utcnow()
-    if version is None:
-        explanations, kind, version_id = _cold_start(session, workspace_id, leads, activities, now), "cold_start", None
-        model = None
-    else:
-        model = load_model(version)
-        explanations, kind, version_id = model.explain(leads, activities, as_of=now, top=5), "model", version.id
-    scores = [float(e["score"]) for e in explanations]
     bands = grade_bands(session, workspace_id)
-    grades = grade_for(scores, bands, thresholds=getattr(model, "grade_thresholds", None))
+    if version is None:
+        explanations = _cold_start(session, workspace_id, leads, activities, now)
+        kind, version_id = "cold_start", None
+        grades = [e.get("grade") for e in explanations]
+    else:
+        batch = load_model(version).explain_batch(leads, activities, as_of=now, top=5, bands=bands,
+                                                  keep_features=True)
+        explanations, grades = batch.to_dicts(), list(batch.grade)
+        kind, version_id = "model", version.id
     rows = []
     for lead_id, exp, grade in zip(leads["lead_id"], explanations, grades, strict=True):
+        exp = {**exp, "score_kind": kind}
+        exp.pop("lead_id", None)
         rows.append({
             "id": uuid.UUID(lead_id), "score": round(float(exp["score"]), 4),
             "conversion_probability": float(exp["probability"]), "grade": grade, "explanation": exp,
@@ -247,6 +242,13 @@ def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.U
         })
     repo.write_scores(workspace_id, rows)
     return len(rows)
+
+
+def grade_bands(session: Session, workspace_id: uuid.UUID) -> dict[str, float] | None:
+    """User-configured fixed bands ``{grade: minimum score}``, or None for the model's own
+    (A = top 10% of the training distribution, B the next 20%, C the next 30%)."""
+    ws = ScoringRepository(session).workspace(workspace_id)
+    return (ws.settings or {}).get("grade_bands")
 
 
 def _cold_start(session: Session, workspace_id: uuid.UUID, leads, activities, now: datetime) -> list[dict]:  # noqa: ANN001

@@ -1,4 +1,5 @@
-"""Jobs: ``scoring.score`` (chunked, resumable, idempotent) and ``model.train``."""
+"""Jobs: ``scoring.score`` (planned into id-range chunks that workers score in parallel)
+and ``model.train``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from leadrank.db import session_scope
 from leadrank.jobs.context import JobContext
-from leadrank.jobs.registry import job_handler
+from leadrank.jobs.registry import chunked_job, job_handler
 from leadrank.models import Lead
 from leadrank.scoring import service
 from leadrank.scoring.repository import ScoringRepository
@@ -16,56 +17,50 @@ from leadrank.scoring.repository import ScoringRepository
 SCORE_CHUNK = 10_000
 
 
-def _chunks_from_params(ctx: JobContext) -> list[uuid.UUID] | None:
-    if ctx.params.get("lead_ids") is not None:
-        return [uuid.UUID(i) for i in ctx.params["lead_ids"]]
-    if ctx.params.get("only_upload") and ctx.params.get("upload_job_id"):
-        with session_scope() as session:
-            return list(session.scalars(
+def plan_scoring(ctx: JobContext) -> list[dict]:
+    """Fix the model version for the whole job, then cut the leads into chunks: explicit id
+    lists for an upload's leads, id ranges ``(after, upto]`` for the whole workspace."""
+    with session_scope() as session:
+        version = service.active_version(session, ctx.workspace_id)
+        version_id = str(version.id) if version else None
+        if ctx.params.get("lead_ids") is not None:
+            ids = sorted(uuid.UUID(i) for i in ctx.params["lead_ids"])
+        elif ctx.params.get("only_upload") and ctx.params.get("upload_job_id"):
+            ids = list(session.scalars(
                 select(Lead.id).where(Lead.workspace_id == ctx.workspace_id,
                                       Lead.upload_job_id == uuid.UUID(ctx.params["upload_job_id"]))
                 .order_by(Lead.id)))
-    return None
+        else:
+            ids = ScoringRepository(session).lead_ids(ctx.workspace_id)
+            chunks = []
+            for start in range(0, len(ids), SCORE_CHUNK):
+                part = ids[start:start + SCORE_CHUNK]
+                chunks.append({"model_version_id": version_id, "after": str(ids[start - 1]) if start else None,
+                               "upto": str(part[-1]), "expected": len(part)})
+            ctx.progress["rows_total_estimate"] = len(ids)
+            return chunks
+    ctx.progress["rows_total_estimate"] = len(ids)
+    return [{"model_version_id": version_id, "lead_ids": [str(i) for i in ids[s:s + SCORE_CHUNK]]}
+            for s in range(0, len(ids), SCORE_CHUNK)]
 
 
-@job_handler("scoring.score")
-def run_scoring(ctx: JobContext) -> dict:
-    """Score leads in id order, one committed chunk at a time. The checkpoint is the last id
-    written, so a resumed job neither skips nor repeats a lead."""
-    with session_scope() as session:
-        version = service.active_version(session, ctx.workspace_id)
-        version_id = version.id if version else None
-        explicit = _chunks_from_params(ctx)
-        total = len(explicit) if explicit is not None else ScoringRepository(session).outcome_counts(ctx.workspace_id)
-        if isinstance(total, dict):
-            total = sum(total.values())
-        ctx.progress.setdefault("processed", 0)
-        ctx.save(session, set_={"rows_total_estimate": total, "model_version_id": str(version_id or "")})
-    after = uuid.UUID(ctx.checkpoint["after"]) if ctx.checkpoint.get("after") else None
-    if explicit is not None:
-        explicit.sort()
-    while True:
-        with session_scope() as session:
-            if explicit is None:
-                ids = ScoringRepository(session).lead_ids(ctx.workspace_id, after=after, limit=SCORE_CHUNK)
-            else:
-                start = 0 if after is None else _bisect_after(explicit, after)
-                ids = explicit[start:start + SCORE_CHUNK]
-            if not ids:
-                break
-            version = service.get_version(session, ctx.workspace_id, version_id) if version_id else None
-            n = service.score_chunk(session, ctx.workspace_id, ids, version)
-            after = ids[-1]
-            ctx.save(session, checkpoint={"after": str(after)}, add={"processed": n, "rows_read": len(ids)})
-        ctx.chunk_done()
-    return {"scored": ctx.progress.get("processed", 0), "model_version_id": str(version_id) if version_id else None,
-            "score_kind": "model" if version_id else "cold_start"}
+def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
+    repo = ScoringRepository(session)
+    if "lead_ids" in params:
+        ids = [uuid.UUID(i) for i in params["lead_ids"]]
+    else:
+        ids = repo.lead_ids_in_range(ctx.workspace_id, after=uuid.UUID(params["after"]) if params["after"] else None,
+                                     upto=uuid.UUID(params["upto"]))
+    version_id = params.get("model_version_id")
+    version = service.get_version(session, ctx.workspace_id, uuid.UUID(version_id)) if version_id else None
+    return {"processed": service.score_chunk(session, ctx.workspace_id, ids, version)}
 
 
-def _bisect_after(ids: list[uuid.UUID], after: uuid.UUID) -> int:
-    import bisect
+def finish_scoring(ctx: JobContext, results: list[dict]) -> dict:
+    return {"scored": sum(r.get("processed", 0) for r in results)}
 
-    return bisect.bisect_right(ids, after)
+
+chunked_job("scoring.score", plan=plan_scoring, run_chunk=score_one_chunk, finish=finish_scoring)
 
 
 @job_handler("model.train")

@@ -171,6 +171,7 @@ def _expand(match: re.Match[str]) -> str:
 
 
 def _prepare_for_static_model(text: str) -> str:
+    text = text.strip()
     if "IT" in text or "AI" in text:
         text = re.sub(r"\b(IT|AI)\b", lambda m: _CASE_SENSITIVE[m.group(1)], text)
     return _SHORT_WORD.sub(_expand, text.lower())

@@ -66,6 +66,41 @@ def _parse(value: str | Sequence[float] | np.ndarray) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
+def _binary_copy(
+    workspace_id: uuid.UUID,
+    lead_ids: Sequence[uuid.UUID],
+    mat: np.ndarray,
+    model_id: str,
+    hashes: Sequence[str],
+    chunk: int = 20_000,
+) -> Iterator[bytes]:
+    """PostgreSQL binary COPY stream; pgvector's binary vector is int16 dim, int16 0, float4[]."""
+    model = model_id.encode()
+    n, dim = mat.shape
+    hash_len = {len(h) for h in hashes}
+    if len(hash_len) != 1:
+        raise ValueError("content hashes must have one length")
+    hl = hash_len.pop()
+    row = np.dtype([
+        ("nfields", ">i2"), ("l_ws", ">i4"), ("ws", "V16"), ("l_id", ">i4"), ("id", "V16"),
+        ("l_model", ">i4"), ("model", f"V{len(model)}"), ("l_hash", ">i4"), ("hash", f"V{hl}"),
+        ("l_vec", ">i4"), ("dim", ">i2"), ("unused", ">i2"), ("vec", ">f4", (dim,)),
+    ])
+    yield b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        rec = np.zeros(stop - start, dtype=row)
+        rec["nfields"], rec["l_ws"], rec["l_id"] = 5, 16, 16
+        rec["ws"] = np.void(workspace_id.bytes)
+        rec["id"] = np.frombuffer(b"".join(u.bytes for u in lead_ids[start:stop]), dtype="V16")
+        rec["l_model"], rec["model"] = len(model), np.void(model)
+        rec["l_hash"] = hl
+        rec["hash"] = np.frombuffer("".join(hashes[start:stop]).encode(), dtype=f"V{hl}")
+        rec["l_vec"], rec["dim"], rec["vec"] = 4 + 4 * dim, dim, mat[start:stop]
+        yield rec.tobytes()
+    yield b"\xff\xff"
+
+
 class PgVectorStore:
     """Upserts, deletes and workspace-filtered top-k over ``lead_embeddings``."""
 
@@ -188,6 +223,33 @@ class PgVectorStore:
                     for i in range(start, min(start + chunk, len(lead_ids)))
                 ]
                 c.execute(sql, rows)
+        return len(lead_ids)
+
+    def bulk_insert(
+        self,
+        workspace_id: uuid.UUID,
+        lead_ids: Sequence[uuid.UUID],
+        vectors: np.ndarray,
+        *,
+        model_id: str,
+        content_hashes: Sequence[str],
+        conn: Connection | None = None,
+    ) -> int:
+        """Insert *new* rows with a binary COPY (~50x faster than upserts; for a first
+        load of many leads). Fails on an existing lead_id: use :meth:`upsert` for updates."""
+        mat = np.asarray(vectors, dtype=np.float32).reshape(len(lead_ids), -1)
+        if mat.shape[1] != self.dimension:
+            raise ValueError(f"expected dimension {self.dimension}, got {mat.shape[1]}")
+        payload = _binary_copy(workspace_id, lead_ids, mat, model_id, content_hashes)
+        with self._conn(conn) as c:
+            raw = c.connection.driver_connection  # psycopg 3
+            with raw.cursor() as cur:
+                with cur.copy(
+                    f"COPY {self.table} (workspace_id, lead_id, model_id, content_hash, embedding) "
+                    "FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    for chunk in payload:
+                        copy.write(chunk)
         return len(lead_ids)
 
     def delete(self, lead_ids: Iterable[uuid.UUID], *, conn: Connection | None = None) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 12:52:20.892658
+Create Date: 2026-12-01 12:56:35.837761
 """
 
 from alembic import op
@@ -183,6 +183,21 @@ def upgrade() -> None:
         batch_op.create_index('ix_activities_lead_date', ['lead_id', 'activity_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_workspace_id'), ['workspace_id'], unique=False)
 
+    op.create_table('job_chunks',
+    sa.Column('job_id', sa.Uuid(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('updated_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], name=op.f('fk_job_chunks_job_id_jobs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('job_id', 'seq', name=op.f('pk_job_chunks'))
+    )
+    with op.batch_alter_table('job_chunks', schema=None) as batch_op:
+        batch_op.create_index('ix_job_chunks_job_status', ['job_id', 'status'], unique=False)
+
     op.create_table('job_rejects',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('job_id', sa.Uuid(), nullable=False),
@@ -228,6 +243,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_job_rejects_job_row')
 
     op.drop_table('job_rejects')
+    with op.batch_alter_table('job_chunks', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_chunks_job_status')
+
+    op.drop_table('job_chunks')
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_activities_workspace_id'))
         batch_op.drop_index('ix_activities_lead_date')

@@ -1,0 +1,187 @@
+"""The prioritized list, exports, a lead's details, and "more like this"."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from leadrank.config import get_settings
+from leadrank.db import session_scope
+from leadrank.errors import InvalidInput
+from leadrank.leads import export
+from leadrank.leads import service as leads
+from leadrank.leads.repository import LeadRepository
+from leadrank.models import LEAD_FIELDS
+from leadrank.models.base import utcnow
+from leadrank.web.charts import sparkline, waterfall
+from leadrank.web.csrf import require_csrf
+from leadrank.web.exporting import iter_selected_csv, write_selected_xlsx
+from leadrank.web.explain import breakdown
+from leadrank.web.forms import LIST_KEYS, PAGE_SIZES, display_order, parse_list_query
+from leadrank.web.session import WebContext, WebDep
+from leadrank.web.templating import render
+
+router = APIRouter(dependencies=[Depends(require_csrf)])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CHOICES_TTL = 60.0
+_choices_cache: dict[tuple[uuid.UUID, str], tuple[float, list[str]]] = {}
+
+
+def _choices(web: WebContext, column: str) -> list[str]:
+    """Values offered in a filter's select, most frequent first (cached for a minute: a
+    GROUP BY over a million leads is not free)."""
+    key = (web.workspace_id, column)
+    hit = _choices_cache.get(key)
+    if hit and time.monotonic() - hit[0] < CHOICES_TTL:
+        return hit[1]
+    values = sorted(LeadRepository(web.db).distinct_values(web.workspace_id, column, limit=300), key=str.lower)
+    _choices_cache[key] = (time.monotonic(), values)
+    return values
+
+
+@router.get("/leads")
+def lead_list(request: Request, web: WebDep) -> Response:
+    query = parse_list_query(request.query_params)
+    repo = LeadRepository(web.db)
+    try:
+        rows, next_cursor = leads.list_leads(web.db, web.workspace_id, query.filters, query.sort,
+                                             limit=query.limit, cursor=query.cursor)
+    except InvalidInput as exc:  # a stale or hand-edited cursor: start from the first page
+        query.errors.append(exc.message)
+        query.cursor, query.page = None, 1
+        rows, next_cursor = leads.list_leads(web.db, web.workspace_id, query.filters, query.sort,
+                                             limit=query.limit)
+    total = repo.count(web.workspace_id, query.filters)
+    workspace_total = total if not query.active_filters and not query.filters.q else repo.count(web.workspace_id)
+    first = (query.page - 1) * query.limit
+    base = {**query.params, "sort": query.sort.by, "order": display_order(query.sort),
+            "limit": query.limit if query.limit != 50 else None}
+    return render(
+        request, "leads.html", web=web, active="leads", title="Prioritized leads · leadrank",
+        rows=rows, query=query, total=total, workspace_total=workspace_total, first=first,
+        next_cursor=next_cursor, base=base, page_sizes=PAGE_SIZES, list_keys=LIST_KEYS,
+        industries=_choices(web, "industry"), sources=_choices(web, "lead_source"),
+        order=display_order(query.sort), top_reason=leads.top_reason,
+    )
+
+
+@router.get("/leads/export")
+def export_leads(request: Request, web: WebDep) -> Response:
+    """The ranked list (with the list's filters) or the ticked leads, as CSV or XLSX."""
+    qp = request.query_params
+    query = parse_list_query(qp)
+    fmt = qp.get("format") if qp.get("format") in ("csv", "xlsx") else "csv"
+    scope = qp.get("scope") or "top"
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    workspace_id = web.workspace_id
+    if scope == "selected":
+        ids = []
+        for raw in qp.getlist("ids"):
+            try:
+                ids.append(uuid.UUID(raw))
+            except ValueError:
+                continue
+        if not ids:
+            raise InvalidInput("Tick the leads to export first, or choose “Top” to export the ranked list.")
+        if fmt == "xlsx":
+            path = write_selected_xlsx(web.db, workspace_id, ids, directory=get_settings().data_dir / "exports")
+            return FileResponse(path, filename=f"leads-selected-{stamp}.xlsx", media_type=XLSX,
+                                background=BackgroundTask(path.unlink, missing_ok=True))
+
+        def stream_selected():  # noqa: ANN202
+            with session_scope() as read_session:
+                yield from iter_selected_csv(read_session, workspace_id, ids)
+
+        return StreamingResponse(stream_selected(), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="leads-selected-{stamp}.csv"'})
+    try:
+        top_percent = float(qp.get("top_percent") or 20)
+    except ValueError:
+        raise InvalidInput("The share of leads to export must be a number between 1 and 100.") from None
+    filters = query.filters
+    total = LeadRepository(web.db).count(workspace_id, filters)
+    limit = export.resolve_limit(total, None, top_percent)
+    name = f"leads-top{top_percent:g}pct-{stamp}"
+    if fmt == "xlsx":
+        path = export.write_xlsx(web.db, workspace_id, filters, limit=limit,
+                                 directory=get_settings().data_dir / "exports")
+        return FileResponse(path, filename=f"{name}.xlsx", media_type=XLSX,
+                            background=BackgroundTask(path.unlink, missing_ok=True))
+
+    def stream():  # noqa: ANN202 - its own session: the request's closes before streaming ends
+        with session_scope() as read_session:
+            yield from export.iter_csv(read_session, workspace_id, filters, limit=limit)
+
+    return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@router.get("/leads/similar")
+def similar(request: Request, web: WebDep, to: uuid.UUID) -> Response:
+    lead = leads.get_lead(web.db, web.workspace_id, to)
+    results, available, message = _similar_leads(web, lead.id)
+    return render(request, "similar.html", web=web, active="leads", title="Leads like this one · leadrank",
+                  lead=lead, results=results, available=available, message=message)
+
+
+def _similar_leads(web: WebContext, lead_id: uuid.UUID) -> tuple[list, bool, str | None]:
+    """Ask the similarity engine, when it is installed, for the nearest leads."""
+    try:
+        from leadrank.similarity import service as similarity
+    except ImportError:
+        return [], False, None
+    finder = getattr(similarity, "similar_to_lead", None) or getattr(similarity, "similar_leads", None)
+    if finder is None:
+        return [], False, None
+    try:
+        found = finder(web.db, web.workspace_id, lead_id, limit=20)
+    except InvalidInput as exc:
+        return [], True, exc.message
+    out = []
+    for item in found or []:
+        if isinstance(item, dict):
+            lead = item.get("lead")
+            if lead is None and item.get("lead_id"):
+                lead = LeadRepository(web.db).get(web.workspace_id, uuid.UUID(str(item["lead_id"])))
+            sim = item.get("similarity", item.get("score"))
+        else:
+            lead, sim = (item if isinstance(item, tuple) else (item, None))
+        if lead is not None and getattr(lead, "id", None) != lead_id:
+            out.append({"lead": lead, "similarity": sim})
+    return out, True, None
+
+
+@router.get("/leads/{lead_id}")
+def lead_detail(lead_id: uuid.UUID, request: Request, web: WebDep) -> Response:
+    lead = leads.get_lead(web.db, web.workspace_id, lead_id)
+    repo = LeadRepository(web.db)
+    history = list(repo.score_history(lead.id, limit=50))
+    activities = list(repo.activities(lead.id, limit=200))
+    bd = breakdown(lead.explanation, lead.score, lead.conversion_probability, lead.score_kind)
+    chart = None
+    if bd is not None:
+        chart = waterfall(bd.shown_base, bd.chart_steps(), bd.shown_score,
+                          title=f"How the score of {bd.shown_score} is built",
+                          desc=f"Starting from {bd.shown_base} points, each factor adds or removes points; "
+                               f"together they make {bd.shown_score}.",
+                          base_label="Starting point (typical lead)")
+    spark = None
+    if len(history) >= 2:
+        values = [h.score for h in reversed(history)]
+        spark = sparkline(values, title="Score over time",
+                          desc=f"{len(values)} scores from {values[0]:.0f} to {values[-1]:.0f}")
+    fields = [(name, getattr(lead, name)) for name in LEAD_FIELDS if name not in ("created_at",)]
+    return render(request, "lead.html", web=web, active="leads",
+                  title=f"{_name(lead)} · leadrank", lead=lead, name=_name(lead), bd=bd, chart=chart,
+                  history=history, spark=spark, activities=activities, fields=fields,
+                  custom=sorted((lead.custom or {}).items()), back=request.headers.get("referer"))
+
+
+def _name(lead) -> str:  # noqa: ANN001
+    full = " ".join(p for p in (lead.first_name, lead.last_name) if p)
+    return full or lead.email or lead.company_name or "Unnamed lead"
