@@ -61,6 +61,10 @@ def create_app(*, run_migrations: bool = True, resume_jobs: bool = True) -> Fast
 
     mount_web(app)
 
+    from leadrank.ops import install as install_ops
+
+    install_ops(app)  # /ready, /metrics, HTTP latency histogram
+
     @app.exception_handler(LeadrankError)
     async def leadrank_error(request: Request, exc: LeadrankError):  # noqa: ANN202
         body = {"error": {"code": exc.code, "message": exc.message}}

@@ -97,19 +97,20 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
 
 
 @app.command()
-def worker(threads: Annotated[int, typer.Option(help="Jobs processed at once by this process")] = 1) -> None:
-    """Process jobs from the Redis queue (needs LEADRANK_QUEUE_URL). Run as many as you like."""
-    import logging
-
+def worker(threads: Annotated[int, typer.Option(help="Jobs processed at once by this process")] = 1,
+           metrics_port: Annotated[int | None, typer.Option(
+               help="Serve this worker's Prometheus metrics on this port")] = None) -> None:
+    """Process jobs from the Redis queue (needs LEADRANK_QUEUE_URL). Run as many as you like.
+    Logs one structured line per job and chunk (LEADRANK_LOG_FORMAT=json for JSON)."""
     from leadrank.jobs.distributed import run_worker
+    from leadrank.ops.logging import setup_logging
 
     if not get_settings().queue_url:
         _fail("set LEADRANK_QUEUE_URL=redis://host:6379/0 to run queue workers "
               "(without it, jobs run inside 'leadrank serve')")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging()
     _ready()
-    console.print(f"worker: consuming {get_settings().queue_url} with {threads} thread(s); Ctrl-C stops")
-    run_worker(threads=threads)
+    run_worker(threads=threads, metrics_port=metrics_port)
 
 
 @db_app.command("upgrade")

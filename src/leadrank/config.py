@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     upload_chunk_rows: int = Field(20_000, description="Rows read and committed together.")
     max_upload_mb: int = Field(1024, description="Largest accepted upload file.")
 
+    # --- operations ---------------------------------------------------------------------
+    log_format: str = Field("text", description="text | json (one JSON object per line).")
+    log_level: str = Field("INFO", description="DEBUG | INFO | WARNING | ERROR.")
+
     # --- embeddings -------------------------------------------------------------------
     openai_api_key: str | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "LEADRANK_OPENAI_API_KEY")

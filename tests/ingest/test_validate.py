@@ -309,11 +309,11 @@ def test_hash_is_stable_and_column_order_independent() -> None:
     assert no_email["dedupe_key"] == one(["Tier", "Company"], ["gold", "Acme"])["dedupe_key"]
 
 
-def test_duplicate_keys_in_one_batch_keep_the_later_row() -> None:
+def test_duplicate_keys_in_one_batch_are_all_returned_in_row_order() -> None:
     records, _ = coerce(["Email", "Company"], ["a@x.com", "Old"], ["b@x.com", "B"],
                         ["A@x.com", "New"])
-    assert [(r["email"], r["company_name"]) for r in records] == [("b@x.com", "B"),
-                                                                   ("a@x.com", "New")]
+    assert [(r["dedupe_key"], r["company_name"]) for r in records] == [
+        ("email:a@x.com", "Old"), ("email:b@x.com", "B"), ("email:a@x.com", "New")]
 
 
 def test_day_first_is_decided_per_column() -> None:
@@ -415,12 +415,13 @@ def test_activity_record_shape_and_unknown_type() -> None:
     assert all(len(r["dedupe_key"]) == 40 for r in records)
 
 
-def test_activity_dedupe_key_is_stable_and_duplicates_collapse() -> None:
+def test_activity_dedupe_key_is_stable() -> None:
     row = ["a@x.com", "", "visit", "2024-03-05", "/pricing", "GA"]
     r1, _ = act(row)
     r2, _ = act(list(row), list(row))
-    assert len(r2) == 1
-    assert r1[0]["dedupe_key"] == r2[0]["dedupe_key"]
+    assert [r["row_number"] for r in r2] == [2, 3]
+    assert r2[1]["raw"]["Details"] == "/pricing"
+    assert r1[0]["dedupe_key"] == r2[0]["dedupe_key"] == r2[1]["dedupe_key"]
     r3, _ = act(["a@x.com", "", "visit", "2024-03-05", "/features", "GA"])
     assert r3[0]["dedupe_key"] != r1[0]["dedupe_key"]
 

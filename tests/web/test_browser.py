@@ -51,6 +51,23 @@ def upload_file(page, lf: LeadFile, tmp_path, *, shots: bool = False) -> None:  
     page.get_by_text("new leads stored").wait_for(timeout=60_000)
 
 
+def wait_for_jobs_on_page(page, timeout_s: float = 180) -> None:  # noqa: ANN001
+    """Wait until the page shows no running job (it reloads itself as each one finishes)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.wait_for_load_state()
+        failed = page.locator(".job-watch .flash-error")
+        assert failed.count() == 0, f"a job failed: {failed.first.inner_text()}"
+        if page.locator("[data-poll]").count() == 0:
+            page.reload()  # a job queued after the last one finished shows up on a fresh load
+            if page.locator("[data-poll]").count() == 0:
+                return
+        assert time.monotonic() < deadline, "jobs did not finish in time"
+        page.wait_for_timeout(500)
+
+
 def test_upload_list_lead_export_journey(page, live_server: LiveServer, tmp_path) -> None:  # noqa: ANN001
     user = make_user("maria@agency.test", ["Northwind (client)", "Zenith Labs (client)"], name="Maria Lopez")
     lf = messy_leads()
@@ -147,8 +164,9 @@ def test_upload_list_lead_export_journey(page, live_server: LiveServer, tmp_path
 
     # --- workspaces: the other client's workspace is empty ------------------------------------
     page.goto("/leads")
-    page.get_by_label("Workspace").select_option(label="Zenith Labs (client)")
-    page.wait_for_url("**/leads")
+    with page.expect_navigation():
+        page.get_by_label("Workspace").select_option(label="Zenith Labs (client)")
+    assert page.get_by_role("status").filter(has_text="Switched to Zenith Labs (client)").is_visible()
     assert page.get_by_role("heading", name="No leads yet").is_visible()
 
     # --- a friendly 404 ------------------------------------------------------------------------
@@ -178,18 +196,16 @@ def test_retrain_then_read_reasons_and_export_top_20(page, live_server: LiveServ
     page.goto("/model")
     page.get_by_role("button", name=re.compile("Train the first model|Retrain now")).click()
     page.wait_for_url(re.compile(r".*/model\?job=.*"))
-    page.get_by_role("heading", name=re.compile(r"Version 1 · ")).wait_for(timeout=120_000)
+    assert page.get_by_role("heading", name="Training a new version").is_visible()
+    # The page polls the training job, then the rescoring that follows it, reloading itself.
+    wait_for_jobs_on_page(page)
+    assert page.get_by_role("heading", name=re.compile(r"Version 1 · ")).is_visible()
     assert page.locator("[data-versions] tbody tr").count() == 1
     sentences = page.locator("[data-sentences]").inner_text()
     assert re.search(r"The top 20% of leads hold \d+% of conversions", sentences)
     for chart in ("What drives the score", "Cumulative gains", "Calibration", "Score distribution"):
-        section = page.locator("section", has=page.get_by_role("heading", name=chart))
-        assert section.locator("svg.chart").count() >= 1 or chart == "Score distribution", chart
-    # Rescoring follows activation; the page refreshes itself when it is done.
-    page.wait_for_function("() => !document.querySelector('[data-poll]')", timeout=120_000)
-    page.reload()
-    assert page.locator("section", has=page.get_by_role("heading", name="Score distribution")) \
-        .locator("svg.chart").count() == 1
+        section = page.locator("section", has=page.get_by_role("heading", name=chart, exact=True))
+        assert section.locator("svg.chart").count() == 1, f"no {chart} chart"
     screenshot(page, "09-model")
 
     # --- the list is ranked by score, with reasons ------------------------------------------------

@@ -44,8 +44,10 @@ Rules (the contract the upload job and the UI rely on):
   custom items, computed *before* ``created_at`` is defaulted, so re-uploading the same
   file gives the same hash whatever the column order. **dedupe_key** = ``ext:<id>``,
   else ``email:<email>``, else ``row:<sha1 of the same canonical text>[:32]``.
-* Within one call, records sharing a dedupe key are merged: the later row wins (as an
-  upsert of the next chunk would), so a batch never holds one key twice.
+* Records are returned one per stored-able row, in row order; two rows of one file may
+  share a ``dedupe_key`` (the writer decides: later row wins, and counts duplicates).
+* Activity records also carry ``row_number`` and ``raw`` so the writer can reject a row
+  whose lead does not exist with its true row number.
 """
 
 from __future__ import annotations
@@ -155,7 +157,9 @@ _EMAIL_RE = re.compile(
 _ANGLE_EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
 
-_ASCII_EMAIL_RE = re.compile(r"^[a-z0-9_%+'\-]+(?:\.[a-z0-9_%+'\-]+)*@(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,63}$")
+_ASCII_EMAIL_RE = re.compile(
+    r"^[a-z0-9_%+'\-]+(?:\.[a-z0-9_%+'\-]+)*@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,63}$"
+)
 
 
 def parse_email(value: str) -> str:
@@ -548,8 +552,8 @@ _THREE_DIGITS = re.compile(r"\d\D*\d\D*\d")
 
 def normalize_phone(value: str) -> str:
     v = value.lstrip("'")
-    if v.lower().startswith("tel:"):
-        v = v[4:]
+    if v[:4].lower() == "tel:":
+        v = v[4:].strip()
     if "  " in v or not v.isprintable():
         v = " ".join(v.split())
     if not _THREE_DIGITS.search(v):
@@ -589,7 +593,13 @@ _NULLS = frozenset(
     form for t in NULL_TOKENS for form in (t, t.upper(), t.title(), t.capitalize())
 )
 _DATE_FIELDS = frozenset({"outcome_date", "last_activity_date", "created_at"})
-_DATE_POSITIONS = tuple(i for i, f in enumerate(LEAD_FIELDS) if f in _DATE_FIELDS)
+# "%s" is unambiguous here: each position has one type, and no cleaned text is "None".
+_CANON_FORMAT = "\x1f".join(["%s"] * len(LEAD_FIELDS))
+_FIRST_AT, _LAST_AT = LEAD_FIELDS.index("first_name"), LEAD_FIELDS.index("last_name")
+try:  # CPython's own MD5: much cheaper per call than OpenSSL 3's for short inputs
+    from _md5 import md5 as _md5  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    _md5 = hashlib.md5
 _CACHED_TEXT = frozenset({"industry", "country", "lead_source", "campaign", "job_title",
                           "location", "source"})
 
@@ -715,18 +725,27 @@ class _Column:
     custom: bool = False
     routine: Callable[[str], object] | None = None
     date: _DateColumn | None = None
+    memo: Callable[[str], object] | None = None  # a memoised twin, for repetitive columns
 
     def routine_for(self, values: list[str]) -> Callable[[str], object]:
         if self.date is not None:
             return self.date.for_chunk(values)
+        if self.memo is not None and len(set(values)) * 2 < len(values):
+            return self.memo
         return self.routine  # type: ignore[return-value]
+
+
+def _adaptive(col: _Column) -> _Column:
+    """Memoise a text column only when a chunk shows it repeats (tiers, states, names)."""
+    col.memo = _cached(col.routine)  # type: ignore[arg-type]
+    return col
 
 
 def _lead_column(i: int, header: str, target: str, order: DateOrder, tz: tzinfo) -> _Column:
     limit = _LEAD_LENGTHS.get(target, 0)
     if target.startswith(CUSTOM_PREFIX):
-        return _Column(i, header, target[len(CUSTOM_PREFIX):], True,
-                       _text_routine(target, header, 0, one_line=False))
+        return _adaptive(_Column(i, header, target[len(CUSTOM_PREFIX):], True,
+                                 _text_routine(target, header, 0, one_line=False)))
     if target == FULL_NAME:
         return _Column(i, header, target, routine=_text_routine(target, header, 0))
     if target in _DATE_FIELDS:
@@ -744,8 +763,9 @@ def _lead_column(i: int, header: str, target: str, order: DateOrder, tz: tzinfo)
         return _Column(i, header, target, routine=_text_routine(target, header, 0, False))
     if target in LEAD_FIELDS:
         routine = _text_routine(target, header, limit)
-        return _Column(i, header, target,
-                       routine=_cached(routine) if target in _CACHED_TEXT else routine)
+        if target in _CACHED_TEXT:
+            return _Column(i, header, target, routine=_cached(routine))
+        return _adaptive(_Column(i, header, target, routine=routine))
     raise InvalidInput(f"Column '{header}' is mapped to unknown field '{target}'.")
 
 
@@ -875,23 +895,40 @@ class LeadCoercer(_Coercer):
 
     def __call__(self, rows: Sequence[tuple[int, list[str]]]) -> tuple[list[dict], list[Reject]]:
         numbers, cells_list, outs, errors, rejects = self._run(rows)
-        field_idx = [k for k, c in enumerate(self.columns) if not c.custom]
-        custom_idx = [k for k, c in enumerate(self.columns) if c.custom]
-        names = [self.columns[k].target for k in field_idx]
-        custom_names = [self.columns[k].target for k in custom_idx]
+        columns = self.columns
+        field_idx = [k for k, c in enumerate(columns) if not c.custom]
+        # Custom columns sorted by key: the dict and the hash come out column-order free.
+        custom_idx = sorted((k for k, c in enumerate(columns) if c.custom),
+                            key=lambda k: columns[k].target)
+        names = [columns[k].target for k in field_idx]
+        custom_names = [columns[k].target for k in custom_idx]
         field_rows = zip(*[outs[k] for k in field_idx]) if field_idx else repeat(())
         custom_rows = zip(*[outs[k] for k in custom_idx]) if custom_idx else repeat(())
+        # The canonical form: every lead field in LEAD_FIELDS order (None when unmapped),
+        # datetimes as POSIX timestamps, built column-wise for speed.
+        by_field = {columns[k].target: outs[k] for k in field_idx}
+        canon_cols: list = []
+        for f in LEAD_FIELDS:
+            col = by_field.get(f)
+            if col is None:
+                canon_cols.append(repeat(None))
+            elif f in _DATE_FIELDS:
+                canon_cols.append([d.timestamp() if d.__class__ is datetime else None
+                                   for d in col])
+            else:
+                canon_cols.append(col)
+        canon_rows = zip(*canon_cols)
         has_full_name = FULL_NAME in names
         n_fields, n_custom = len(names), len(custom_names)
         template = dict.fromkeys(LEAD_FIELDS)
-        fields = LEAD_FIELDS
-        date_positions = _DATE_POSITIONS
         default_created_at = self.default_created_at
-        md5, sha1 = hashlib.md5, hashlib.sha1
-        by_key: dict[str, dict] = {}
+        md5, sha1, fmt = _md5, hashlib.sha1, _CANON_FORMAT
+        records: list[dict] = []
         headers = self.headers
 
-        for pos, (row_number, vals, cvals) in enumerate(zip(numbers, field_rows, custom_rows)):
+        for pos, (row_number, vals, cvals, canon) in enumerate(
+            zip(numbers, field_rows, custom_rows, canon_rows)
+        ):
             if vals.count(None) == n_fields and cvals.count(None) == n_custom:
                 continue  # blank (or placeholders only)
             if errors and pos in errors:
@@ -909,6 +946,10 @@ class LeadCoercer(_Coercer):
                         rec["first_name"] = first
                     if rec["last_name"] is None:
                         rec["last_name"] = last
+                    patched = list(canon)
+                    patched[_FIRST_AT] = rec["first_name"]
+                    patched[_LAST_AT] = rec["last_name"]
+                    canon = tuple(patched)
             ext = rec["external_id"]
             email = rec["email"]
             if not (ext or email or rec["first_name"] or rec["last_name"]
@@ -918,15 +959,13 @@ class LeadCoercer(_Coercer):
                     "row has no email, external id, name or company to identify the lead",
                     _raw(headers, cells_list[pos])))
                 continue
-            custom = ({k: v for k, v in zip(custom_names, cvals) if v is not None}
-                      if n_custom else {})
-            typed = list(map(rec.__getitem__, fields))
-            for i in date_positions:
-                if typed[i] is not None:
-                    typed[i] = typed[i].timestamp()  # type: ignore[union-attr]
-            canonical = "\x1f".join(map(str, typed))
-            if custom:
-                canonical += "\x1e" + "\x1f".join(f"{k}={custom[k]}" for k in sorted(custom))
+            canonical = fmt % canon
+            if n_custom:
+                custom = {k: v for k, v in zip(custom_names, cvals) if v is not None}
+                if custom:
+                    canonical += "\x1e" + "\x1f".join(map("=".join, custom.items()))
+            else:
+                custom = {}
             data = canonical.encode("utf-8", "surrogatepass")
             if ext:
                 key = f"ext:{ext}"
@@ -939,12 +978,10 @@ class LeadCoercer(_Coercer):
             rec["custom"] = custom
             rec["dedupe_key"] = key
             rec["content_hash"] = md5(data).hexdigest()
-            if key in by_key:
-                del by_key[key]  # the later row wins and takes the later position
-            by_key[key] = rec
+            records.append(rec)
         if len(rejects) > 1:
             rejects.sort(key=attrgetter("row_number"))
-        return list(by_key.values()), rejects
+        return records, rejects
 
 
 _COERCERS: dict[tuple, tuple[list[str], _Coercer]] = {}
@@ -1107,7 +1144,6 @@ class ActivityCoercer(_Coercer):
         template = dict.fromkeys(("lead_email", "lead_external_id", "lead_id", "activity_type",
                                   "activity_date", "description", "source"))
         records: list[dict] = []
-        seen: set[str] = set()
         headers = self.headers
         sha1 = hashlib.sha1
         value_rows = zip(*outs) if outs else repeat(())
@@ -1154,11 +1190,9 @@ class ActivityCoercer(_Coercer):
                 ref = f"email:{rec['lead_email']}"
             src = "\x1f".join((ref, rec["activity_type"], rec["activity_date"].isoformat(),
                                rec["description"] or ""))
-            key = sha1(src.encode("utf-8", "surrogatepass")).hexdigest()
-            if key in seen:
-                continue  # the same activity twice in one batch is one activity
-            seen.add(key)
-            rec["dedupe_key"] = key
+            rec["dedupe_key"] = sha1(src.encode("utf-8", "surrogatepass")).hexdigest()
+            rec["row_number"] = row_number
+            rec["raw"] = _raw(headers, cells_list[pos])
             records.append(rec)
         if len(rejects) > 1:
             rejects.sort(key=attrgetter("row_number"))
@@ -1178,8 +1212,8 @@ def coerce_activity_rows(
     an external id), ``activity_type`` (one of ``ACTIVITY_TYPES``; an unknown type becomes
     ``other`` and its raw text is prefixed to the description), ``activity_date`` (aware
     UTC), ``description``, ``source`` and ``dedupe_key`` (sha1 hex of the lead reference,
-    type, date and description). A row needs a lead reference and a date; an empty type
-    is ``other``. The same activity twice in one call is returned once."""
+    type, date and description), plus ``row_number`` and ``raw`` (header -> cell) for
+    reporting. A row needs a lead reference and a date; an empty type is ``other``."""
     coercer = _coercer_for("activity", headers, mapping, date_order=date_order,
                            naive_tz=naive_tz)
     return coercer(rows)  # type: ignore[operator]

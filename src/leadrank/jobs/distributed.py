@@ -8,12 +8,17 @@ re-runs a dead worker's job only through its separate "abandoned job" sweep.
 
 Messages carry ids only. Each message runs either a whole job (``run_job``) or one chunk of
 a chunked job (``run_chunk``); every chunk commits its writes and its ``done`` mark together,
-so a redelivered message repeats nothing.
+so a redelivered or duplicated message repeats nothing. The database, not Redis, is the
+source of truth: each worker also sweeps for jobs whose runner went silent or whose message
+was lost (a Redis restarted without persistence) and enqueues them again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import uuid
 
 import dramatiq
@@ -21,12 +26,15 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from leadrank.config import get_settings
+from leadrank.ops import metrics
 
 log = logging.getLogger("leadrank.jobs")
 
 SIX_HOURS_MS = 6 * 3600 * 1000
+MAX_RETRIES = 5
 _broker: RedisBroker | None = None
 _actors: dict[str, dramatiq.Actor] = {}
+_lock = threading.Lock()
 
 
 def _run_job_message(job_id: str) -> None:
@@ -39,37 +47,60 @@ def _run_chunk_message(job_id: str, seq: int) -> None:
     from leadrank.jobs.service import run_chunk
 
     if run_chunk(uuid.UUID(job_id), seq) == "retry":
-        # Raise so Dramatiq retries with backoff; the chunk counts its own attempts and is
-        # marked failed (poisoned) once they run out, after which it acks normally.
-        raise RuntimeError(f"chunk {seq} of job {job_id} failed; retrying")
+        # Dramatiq retries with backoff (Retry is not logged as an error); the chunk counts
+        # its own attempts and is marked failed (poisoned) once they run out.
+        raise dramatiq.Retry(f"chunk {seq} of job {job_id} failed; retrying")
 
 
 def get_broker(url: str | None = None) -> RedisBroker:
     global _broker
-    if _broker is None:
-        settings = get_settings()
-        _broker = RedisBroker(
-            url=url or settings.queue_url,
-            heartbeat_timeout=settings.queue_heartbeat_timeout_ms,
-            maintenance_chance=settings.queue_maintenance_chance,
-            middleware=[AgeLimit(), TimeLimit(time_limit=SIX_HOURS_MS), ShutdownNotifications(), Callbacks(),
-                        Pipelines(), Retries(max_retries=5, min_backoff=500, max_backoff=30_000)],
-        )
-        dramatiq.set_broker(_broker)
-        queue = settings.queue_name
-        _actors["job"] = dramatiq.actor(_run_job_message, actor_name="leadrank.run_job", queue_name=queue,
-                                        broker=_broker, max_retries=5)
-        _actors["chunk"] = dramatiq.actor(_run_chunk_message, actor_name="leadrank.run_chunk", queue_name=queue,
-                                          broker=_broker, max_retries=5)
-    return _broker
+    with _lock:
+        if _broker is None:
+            settings = get_settings()
+            _broker = RedisBroker(
+                url=url or settings.queue_url,
+                heartbeat_timeout=settings.queue_heartbeat_timeout_ms,
+                maintenance_chance=settings.queue_maintenance_chance,
+                middleware=[AgeLimit(), TimeLimit(time_limit=SIX_HOURS_MS), ShutdownNotifications(), Callbacks(),
+                            Pipelines(), Retries(max_retries=MAX_RETRIES, min_backoff=500, max_backoff=30_000)],
+                # Fail fast when Redis is down or frozen; Dramatiq's consumers reconnect.
+                socket_connect_timeout=5, socket_timeout=15, health_check_interval=30,
+            )
+            dramatiq.set_broker(_broker)
+            queue = settings.queue_name
+            _actors["job"] = dramatiq.actor(_run_job_message, actor_name="leadrank.run_job", queue_name=queue,
+                                            broker=_broker, max_retries=MAX_RETRIES)
+            _actors["chunk"] = dramatiq.actor(_run_chunk_message, actor_name="leadrank.run_chunk",
+                                              queue_name=queue, broker=_broker, max_retries=MAX_RETRIES)
+        return _broker
 
 
 def reset_broker() -> None:
     global _broker
-    if _broker is not None:
-        _broker.close()
-    _broker = None
-    _actors.clear()
+    with _lock:
+        if _broker is not None:
+            _broker.close()
+        _broker = None
+        _actors.clear()
+
+
+def queue_status(timeout_s: float = 2.0) -> dict:
+    """For readiness: is Redis reachable, how many messages wait, how many workers beat."""
+    import time
+
+    import redis
+
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.queue_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        client.ping()
+        waiting = client.llen(f"dramatiq:{settings.queue_name}")
+        cutoff = int(time.time() * 1000) - settings.queue_heartbeat_timeout_ms
+        workers = client.zcount("dramatiq:__heartbeats__", cutoff, "+inf")
+        return {"ok": True, "queue": settings.queue_name, "waiting_messages": int(waiting),
+                "live_worker_processes": int(workers)}
+    finally:
+        client.close()
 
 
 class RedisRunner:
@@ -80,6 +111,7 @@ class RedisRunner:
 
     def submit(self, job_id: uuid.UUID) -> None:
         _actors["job"].send(str(job_id))
+        metrics.job_enqueued()
 
     def submit_chunks(self, job_id: uuid.UUID, seqs: list[int]) -> None:
         for seq in seqs:
@@ -89,27 +121,55 @@ class RedisRunner:
         reset_broker()
 
 
-def run_worker(*, threads: int = 1, resume: bool = True) -> None:
-    """Consume jobs until SIGINT/SIGTERM. On start, jobs whose workers all died (stale
-    heartbeat) are enqueued again."""
-    import signal
-    import threading
+def _sweep_forever(stop: threading.Event) -> None:
+    from leadrank.jobs.service import stale_after, sweep_stale_jobs
 
+    interval = max(1.0, stale_after().total_seconds() / 2)
+    while not stop.wait(interval):
+        try:
+            sweep_stale_jobs()
+        except Exception as exc:  # noqa: BLE001 - the database or Redis is down: try again later
+            log.warning("stale-job sweep failed: %s", exc)
+
+
+def run_worker(*, threads: int = 1, resume: bool = True, metrics_port: int | None = None) -> None:
+    """Consume jobs until SIGINT/SIGTERM (which let the current chunks finish). On start,
+    jobs whose workers all died are enqueued again; every few seconds, jobs whose runner
+    went silent or whose message was lost are swept back into the queue."""
     from dramatiq import Worker
 
+    from leadrank.jobs.registry import load_handlers
+
+    load_handlers()
+    settings = get_settings()
     broker = get_broker()
     worker = Worker(broker, worker_threads=threads, worker_timeout=1000)
+    # One message per thread: a long chunk never holds back a second one that another,
+    # idle worker could be processing.
+    worker.queue_prefetch = threads
     worker.start()
-    if resume:
-        from leadrank.jobs.service import resume_stale_jobs
+    if metrics_port:
+        from leadrank.ops.metrics import serve_worker_metrics
 
-        resumed = resume_stale_jobs()
-        if resumed:
-            log.info("resumed %d unfinished jobs", len(resumed))
+        serve_worker_metrics(metrics_port)
+    if resume:
+        try:
+            from leadrank.jobs.service import resume_stale_jobs
+
+            resumed = resume_stale_jobs()
+            if resumed:
+                log.info("resumed unfinished jobs", extra={"jobs": [str(j) for j in resumed]})
+        except Exception as exc:  # noqa: BLE001 - the sweep retries
+            log.warning("could not resume jobs at start: %s", exc)
     stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_forever, args=(stop,), daemon=True, name="leadrank-sweeper")
+    sweeper.start()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    log.info("worker consuming queue %r with %d threads", get_settings().queue_name, threads)
+    log.info("worker started", extra={"queue": settings.queue_name, "threads": threads, "pid": os.getpid(),
+                                      "metrics_port": metrics_port})
     stop.wait()
+    log.info("worker stopping: finishing the chunks in hand", extra={"pid": os.getpid()})
     worker.stop()
-    broker.close()
+    reset_broker()
+    log.info("worker stopped", extra={"pid": os.getpid()})

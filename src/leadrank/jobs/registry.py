@@ -53,7 +53,26 @@ def get_handler(kind: str) -> Handler | ChunkedJob:
         raise LookupError(f"no handler for job kind {kind!r}") from None
 
 
+# Modules that register handlers: uploads, scoring and training, embeddings. Optional ones
+# are imported when present (a package still being built must not break the others).
+HANDLER_MODULES = ("leadrank.ingest.tasks", "leadrank.scoring.tasks")
+OPTIONAL_HANDLER_MODULES = ("leadrank.similarity.tasks",)
+
+
 def load_handlers() -> None:
     """Import the modules that register handlers (kept here so the direction stays downward)."""
-    import leadrank.ingest.tasks  # noqa: F401
-    import leadrank.scoring.tasks  # noqa: F401
+    import importlib
+
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
+    for name in OPTIONAL_HANDLER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def kinds() -> list[str]:
+    load_handlers()
+    return sorted(_HANDLERS)

@@ -34,7 +34,8 @@ class JobRepository:
         return self.session.scalars(stmt.order_by(Job.created_at.desc()).limit(limit)).all()
 
     def resumable(self, stale_before: datetime) -> Sequence[uuid.UUID]:
-        """Jobs never started, or running but silent since ``stale_before`` (their worker died)."""
+        """Jobs never started, or running but silent since ``stale_before`` (their worker
+        died) or released by a runner that stopped (heartbeat cleared)."""
         stmt = select(Job.id).where(
             (Job.status == "queued")
             | ((Job.status == "running") & ((Job.heartbeat_at.is_(None)) | (Job.heartbeat_at < stale_before)))
@@ -42,7 +43,9 @@ class JobRepository:
         return self.session.scalars(stmt).all()
 
     def heartbeat(self, job_id: uuid.UUID) -> None:
-        self.session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+        """A chunk of a running job made progress (a queued job stays queued)."""
+        self.session.execute(update(Job).where(Job.id == job_id, Job.status == "running")
+                             .values(heartbeat_at=utcnow()))
 
     def add_rejects(self, job_id: uuid.UUID, rejects: list[dict]) -> None:
         bulk_insert(self.session, JobReject.__table__, [{"job_id": job_id, **r} for r in rejects],
@@ -69,6 +72,23 @@ class JobRepository:
         rows = self.session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
         return {status: n for status, n in rows}
 
+    def counts_by_kind_status(self) -> list[tuple[str, str, int]]:
+        return [tuple(r) for r in self.session.execute(
+            select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status))]
+
+    def chunk_counts_by_kind_status(self) -> list[tuple[str, str, int, int]]:
+        """(kind, chunk status, chunks, attempts beyond the first) over every chunk."""
+        stmt = (select(Job.kind, JobChunk.status, func.count(),
+                       func.coalesce(func.sum(JobChunk.attempts - 1), 0))
+                .join(Job, Job.id == JobChunk.job_id).where(JobChunk.attempts > 0)
+                .group_by(Job.kind, JobChunk.status))
+        return [tuple(r) for r in self.session.execute(stmt)]
+
+    def finished_since(self, since: datetime, limit: int = 200) -> Sequence[Job]:
+        return self.session.scalars(
+            select(Job).where(Job.finished_at >= since, Job.status == "done")
+            .order_by(Job.finished_at.desc()).limit(limit)).all()
+
     # --- chunks ---------------------------------------------------------------------------
     def add_chunks(self, job_id: uuid.UUID, params: list[dict]) -> None:
         self.session.execute(JobChunk.__table__.insert(), [
@@ -79,11 +99,18 @@ class JobRepository:
     def has_chunks(self, job_id: uuid.UUID) -> bool:
         return self.session.scalar(select(func.count()).where(JobChunk.job_id == job_id)) > 0
 
-    def chunk(self, job_id: uuid.UUID, seq: int, *, lock: bool = False) -> JobChunk | None:
+    def chunk(self, job_id: uuid.UUID, seq: int, *, lock: bool = False, wait: bool = False) -> JobChunk | None:
+        """With ``lock``: the chunk row locked for this transaction; unless ``wait``, a row
+        another transaction holds is skipped (``None``), never waited for (PostgreSQL;
+        SQLite serialises writers anyway)."""
         stmt = select(JobChunk).where(JobChunk.job_id == job_id, JobChunk.seq == seq)
         if lock:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(skip_locked=not wait)
         return self.session.scalars(stmt).first()
+
+    def chunk_exists(self, job_id: uuid.UUID, seq: int) -> bool:
+        return self.session.scalar(
+            select(func.count()).where(JobChunk.job_id == job_id, JobChunk.seq == seq)) > 0
 
     def unfinished_chunks(self, job_id: uuid.UUID) -> list[int]:
         return list(self.session.scalars(select(JobChunk.seq).where(

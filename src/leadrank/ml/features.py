@@ -179,7 +179,7 @@ def activity_stats(
         return st
     age = (cutoff_ns[codes] - t[sel]).astype(np.float64) / P.NS_PER_DAY
     type_names = normalise_activity_types(activities["activity_type"].iloc[sel])
-    type_code = pd.Categorical(type_names, categories=list(types)).codes.astype(np.int64)
+    type_code = pd.Index(list(types)).get_indexer(type_names.to_numpy()).astype(np.int64)
     type_code[type_code < 0] = types.index("other") if "other" in types else 0
     tcount = len(types)
     flat = codes * tcount + type_code
@@ -555,7 +555,7 @@ def _categorical_columns(spec: dict[str, Any], norm: pd.Series, y: np.ndarray | 
     out: list[np.ndarray] = []
     levels = spec["levels"]
     if levels or spec["other"]:
-        codes = pd.Categorical(norm, categories=levels).codes
+        codes = pd.Index(levels, dtype=object).get_indexer(norm.to_numpy()) if levels else np.full(len(norm), -1)
         out += [(codes == i).astype(np.float32) for i in range(len(levels))]
         isna = norm.isna().to_numpy()
         if spec["other"]:

@@ -23,6 +23,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
 
 from leadrank.errors import InvalidInput
 from leadrank.ml import _parsing as P
@@ -205,7 +206,8 @@ class TrainedModel:
     def __init__(self, *, time_budget_s: float = 30.0, random_state: int = 0,
                  include_columns: tuple[str, ...] | list[str] = (), exclude_columns: tuple[str, ...] | list[str] = (),
                  half_life_days: float = 21.0, holdout_fraction: float = 0.2, refit: bool = True,
-                 algorithms: tuple[str, ...] = ALGORITHMS, cv_folds: int | None = None) -> None:
+                 algorithms: tuple[str, ...] = ALGORITHMS, cv_folds: int | None = None,
+                 evaluate: bool = True) -> None:
         self.time_budget_s = time_budget_s
         self.random_state = random_state
         self.include_columns = include_columns
@@ -215,9 +217,16 @@ class TrainedModel:
         self.refit = refit
         self.algorithms = algorithms
         self.cv_folds = cv_folds
+        self.evaluate = evaluate
 
     # ------------------------------------------------------------------ fitting
     def fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, as_of: Any = None) -> TrainedModel:
+        # One BLAS thread: the linear fits are small, and spinning BLAS threads on a busy 2-core
+        # machine made them 3-5x slower. LightGBM keeps its own OpenMP threads.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(leads, activities, as_of)
+
+    def _fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None, as_of: Any) -> TrainedModel:
         t0 = time.perf_counter()
         algos = tuple(a for a in ALGORITHMS if a in self.algorithms)
         if not algos:
@@ -240,10 +249,22 @@ class TrainedModel:
                               include_columns=tuple(self.include_columns), random_state=self.random_state)
         excluded = set(self.exclude_columns) | set(leak["excluded_columns"])
         common = {"excluded": excluded, "half_life_days": self.half_life_days, "random_state": self.random_state}
-        split = time_holdout_split(created_ns, y, self.holdout_fraction)
+        split = time_holdout_split(created_ns, y, self.holdout_fraction) if self.evaluate else None
         report: dict[str, Any] = {}
         t_eval = time.perf_counter()
-        if split is not None:
+        if not self.evaluate:
+            pl = _fit_pipeline(L, activities, y, cut, algorithms=algos, config=None, deadline=deadline, k=k,
+                               **common)
+            p_eval = dict(pl.oof_p)
+            evaluation = {"method": "cross_validation_only",
+                          "note": ("evaluate=False: metrics are out-of-fold predictions of the model-selection "
+                                   "cross-validation (slightly optimistic: the configuration was chosen on them)"),
+                          "n_train": int(n), "n_holdout": int(n)}
+            y_eval = y
+            base_train = float(y.mean())
+            baseline_train = baseline_eval = None
+            y_base_train = y
+        elif split is not None:
             tr, ho = split
             pl = _fit_pipeline(L.iloc[tr].reset_index(drop=True), activities, y[tr], cut[tr], algorithms=algos,
                                config=None, deadline=deadline, k=k, **common)
@@ -467,7 +488,8 @@ class TrainedModel:
             "params": {"time_budget_s": self.time_budget_s, "random_state": self.random_state,
                        "include_columns": list(self.include_columns), "exclude_columns": list(self.exclude_columns),
                        "half_life_days": self.half_life_days, "holdout_fraction": self.holdout_fraction,
-                       "refit": self.refit, "algorithms": list(self.algorithms), "cv_folds": self.cv_folds},
+                       "refit": self.refit, "algorithms": list(self.algorithms), "cv_folds": self.cv_folds,
+                       "evaluate": self.evaluate},
             "featurizer": self.featurizer_.get_state(), "scorer": self.scorer_.get_state(),
             "calibration": self.calibration_, "grade_thresholds": self.grade_thresholds_,
             "decision_threshold": self.decision_threshold_, "feature_names": self.feature_names_,
@@ -490,7 +512,7 @@ class TrainedModel:
         m = cls(time_budget_s=p["time_budget_s"], random_state=p["random_state"],
                 include_columns=tuple(p["include_columns"]), exclude_columns=tuple(p["exclude_columns"]),
                 half_life_days=p["half_life_days"], holdout_fraction=p["holdout_fraction"], refit=p["refit"],
-                algorithms=tuple(p["algorithms"]), cv_folds=p["cv_folds"])
+                algorithms=tuple(p["algorithms"]), cv_folds=p["cv_folds"], evaluate=p.get("evaluate", True))
         m.featurizer_ = LeadFeaturizer.from_state(doc["featurizer"])
         m.scorer_ = scorer_from_state(doc["scorer"])
         m.algorithm_ = doc["algorithm"]

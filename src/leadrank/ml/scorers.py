@@ -31,7 +31,7 @@ LGBM_CANDIDATES: list[dict[str, Any]] = [
     {"max_depth": 3, "num_leaves": 8, "learning_rate": 0.05, "min_data_in_leaf": 200, "lambda_l2": 20.0,
      "feature_fraction": 0.5},
 ]
-LR_GRID = (0.01, 0.1, 1.0)
+LR_GRID = (0.02, 0.2)
 
 
 class LinearScorer:

@@ -4,6 +4,7 @@ and ``model.train``."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -11,6 +12,7 @@ from leadrank.db import session_scope
 from leadrank.jobs.context import JobContext
 from leadrank.jobs.registry import chunked_job, job_handler
 from leadrank.models import Lead
+from leadrank.models.base import utcnow
 from leadrank.scoring import service
 from leadrank.scoring.repository import ScoringRepository
 
@@ -18,8 +20,12 @@ SCORE_CHUNK = 10_000
 
 
 def plan_scoring(ctx: JobContext) -> list[dict]:
-    """Fix the model version for the whole job, then cut the leads into chunks: explicit id
-    lists for an upload's leads, id ranges ``(after, upto]`` for the whole workspace."""
+    """Fix the model version and the scoring time ("now" for recency features) for the whole
+    job, whichever worker scores a chunk and however late a retry runs, then cut the leads
+    into chunks: explicit id lists for an upload's leads, id ranges ``(after, upto]`` for the
+    whole workspace. Params: ``as_of`` (ISO time) and ``chunk_rows`` override the defaults."""
+    as_of = ctx.params.get("as_of") or utcnow().isoformat()
+    size = int(ctx.params.get("chunk_rows") or SCORE_CHUNK)
     with session_scope() as session:
         version = service.active_version(session, ctx.workspace_id)
         version_id = str(version.id) if version else None
@@ -33,15 +39,15 @@ def plan_scoring(ctx: JobContext) -> list[dict]:
         else:
             ids = ScoringRepository(session).lead_ids(ctx.workspace_id)
             chunks = []
-            for start in range(0, len(ids), SCORE_CHUNK):
-                part = ids[start:start + SCORE_CHUNK]
+            for start in range(0, len(ids), size):
+                part = ids[start:start + size]
                 chunks.append({"model_version_id": version_id, "after": str(ids[start - 1]) if start else None,
-                               "upto": str(part[-1]), "expected": len(part)})
+                               "upto": str(part[-1]), "expected": len(part), "as_of": as_of})
             ctx.progress["rows_total_estimate"] = len(ids)
             return chunks
     ctx.progress["rows_total_estimate"] = len(ids)
-    return [{"model_version_id": version_id, "lead_ids": [str(i) for i in ids[s:s + SCORE_CHUNK]]}
-            for s in range(0, len(ids), SCORE_CHUNK)]
+    return [{"model_version_id": version_id, "lead_ids": [str(i) for i in ids[s:s + size]], "as_of": as_of}
+            for s in range(0, len(ids), size)]
 
 
 def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
@@ -53,7 +59,8 @@ def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: AN
                                      upto=uuid.UUID(params["upto"]))
     version_id = params.get("model_version_id")
     version = service.get_version(session, ctx.workspace_id, uuid.UUID(version_id)) if version_id else None
-    return {"processed": service.score_chunk(session, ctx.workspace_id, ids, version)}
+    as_of = datetime.fromisoformat(params["as_of"]) if params.get("as_of") else None
+    return {"processed": service.score_chunk(session, ctx.workspace_id, ids, version, as_of=as_of)}
 
 
 def finish_scoring(ctx: JobContext, results: list[dict]) -> dict:

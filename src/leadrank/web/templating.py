@@ -180,7 +180,7 @@ def environment() -> Environment:
     return env
 
 
-def render(request: Request, name: str, *, web: WebContext | None = None, status: int = 200,
+def render(request: Request, template: str, /, *, web: WebContext | None = None, status: int = 200,
            headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     session = request.scope.get("session")
     csrf = get_token(session) if session is not None else ""
@@ -190,7 +190,7 @@ def render(request: Request, name: str, *, web: WebContext | None = None, status
         "request": request, "web": web, "csrf_token": csrf, "csrf_field": token_field,
         "flashes": flashes, "active": context.pop("active", ""), "title": context.pop("title", "leadrank"),
     }
-    html = environment().get_template(name).render(**base, **context)
+    html = environment().get_template(template).render(**base, **context)
     return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 

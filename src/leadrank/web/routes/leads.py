@@ -29,17 +29,19 @@ router = APIRouter(dependencies=[Depends(require_csrf)])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHOICES_TTL = 60.0
-_choices_cache: dict[tuple[uuid.UUID, str], tuple[float, list[str]]] = {}
+_choices_cache: dict[tuple[uuid.UUID, str, int], tuple[float, list[str]]] = {}
 
 
-def _choices(web: WebContext, column: str) -> list[str]:
-    """Values offered in a filter's select, most frequent first (cached for a minute: a
-    GROUP BY over a million leads is not free)."""
-    key = (web.workspace_id, column)
+def _choices(web: WebContext, column: str, lead_count: int) -> list[str]:
+    """Values offered in a filter's select, alphabetically (cached for a minute while the
+    workspace's lead count stays the same: a GROUP BY over a million leads is not free)."""
+    key = (web.workspace_id, column, lead_count)
     hit = _choices_cache.get(key)
     if hit and time.monotonic() - hit[0] < CHOICES_TTL:
         return hit[1]
     values = sorted(LeadRepository(web.db).distinct_values(web.workspace_id, column, limit=300), key=str.lower)
+    if len(_choices_cache) > 256:
+        _choices_cache.clear()
     _choices_cache[key] = (time.monotonic(), values)
     return values
 
@@ -65,7 +67,7 @@ def lead_list(request: Request, web: WebDep) -> Response:
         request, "leads.html", web=web, active="leads", title="Prioritized leads · leadrank",
         rows=rows, query=query, total=total, workspace_total=workspace_total, first=first,
         next_cursor=next_cursor, base=base, page_sizes=PAGE_SIZES, list_keys=LIST_KEYS,
-        industries=_choices(web, "industry"), sources=_choices(web, "lead_source"),
+        industries=_choices(web, "industry", workspace_total), sources=_choices(web, "lead_source", workspace_total),
         order=display_order(query.sort), top_reason=leads.top_reason,
     )
 

@@ -47,7 +47,7 @@ def model_page(request: Request, web: WebDep, version: uuid.UUID | None = None,
     if service is None:
         return render(request, "model.html", web=web, active="model", title="Model · leadrank", service=False,
                       versions=[], shown=None, active_version=None, report=ReportView(None), charts={},
-                      importance=[], running=[], watch=None, summary=summary)
+                      importance=[], running=[], watches=[], summary=summary)
     versions = list(service.list_versions(web.db, web.workspace_id))
     active_version = service.active_version(web.db, web.workspace_id)
     shown = active_version or (versions[0] if versions else None)
@@ -60,14 +60,17 @@ def model_page(request: Request, web: WebDep, version: uuid.UUID | None = None,
         importance = _importance(list((shown.features if shown else None) or report.r.get("feature_importance") or []))
     charts = _charts(web, report, importance)
     running = _running(web)
-    watch = None
+    # The job the user just started (?job=), then anything still running (a rescoring that
+    # follows a training run): each gets a progress panel that polls until it is finished.
+    watches: list[Job] = []
     if job is not None:
-        watch = JobRepository(web.db).get(job, web.workspace_id)
-    if watch is None and running:
-        watch = running[0]
+        started = JobRepository(web.db).get(job, web.workspace_id)
+        if started is not None:
+            watches.append(started)
+    watches += [j for j in running if all(j.id != w.id for w in watches)]
     return render(request, "model.html", web=web, active="model", title="Model · leadrank", service=True,
                   versions=versions, shown=shown, active_version=active_version, report=report, charts=charts,
-                  importance=importance, running=running, watch=watch, summary=summary,
+                  importance=importance, running=running, watches=watches, summary=summary,
                   algorithm_label=algorithm_label)
 
 

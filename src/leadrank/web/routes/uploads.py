@@ -199,6 +199,6 @@ def job_page(job_id: uuid.UUID, web: WebDep) -> Response:
         title = f"Upload of {(job.params or {}).get('filename') or 'a file'}"
     return render(web.request, "job.html", web=web, active="upload" if job.kind == "leads.upload" else "model",
                   title=f"{title} · leadrank", heading=title, job=job, view=view, rejects=rejects,
-                  n_rejects=n_rejects, headers=headers, inverse=inverse, finished=finished, follow=follow,
+                  n_rejects=n_rejects, file_headers=headers, inverse=inverse, finished=finished, follow=follow,
                   pending_follow=pending_follow, result=job.result or {}, progress=job.progress or {})
 
