@@ -318,7 +318,7 @@ def model_features(name: str, leads: pd.DataFrame, activities: pd.DataFrame) -> 
         X = X.join(counts.reindex(leads["id"]).set_axis(leads.index).fillna(0).add_prefix("n_"))
     if name == "olist":
         created = leads["created_at"]
-        X["weekday"] = created.dt.weekday
+        X["weekday"] = created.dt.day_of_week
         X["month_index"] = (created.dt.year - 2017) * 12 + created.dt.month
     return X.fillna(0.0)
 

@@ -56,6 +56,9 @@ def create_app(*, run_migrations: bool = True, resume_jobs: bool = True) -> Fast
 
     for router in (leads_router, jobs_router, model_router):
         app.include_router(router, prefix=API_PREFIX)
+    from leadrank.customize.api import install as install_customize
+
+    install_customize(app, API_PREFIX)  # /api/v1/scoring/…, overrides, and the /customize page
 
     from leadrank.web.pages import mount_web
 

@@ -83,13 +83,15 @@ def _follow_job(job_id: uuid.UUID, label: str) -> dict:
 
 
 @app.command()
-def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port")] = 8000,
+def serve(host: Annotated[str | None, typer.Option(help="Interface to bind [LEADRANK_HOST]")] = None,
+          port: Annotated[int | None, typer.Option(help="Port [LEADRANK_PORT]")] = None,
           workers: Annotated[int, typer.Option(help="Web worker processes")] = 1,
           reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False) -> None:
     """Serve the web app and the REST API."""
     import uvicorn
 
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
     _ready()
     console.print(f"leadrank on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("leadrank.main:app", host=host, port=port, workers=workers, reload=reload,

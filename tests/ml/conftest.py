@@ -41,7 +41,7 @@ def demo(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def demo_data() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    return demo(8000, seed=11)
+    return demo(6000, seed=11)
 
 
 @pytest.fixture(scope="session")

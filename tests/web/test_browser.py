@@ -243,8 +243,10 @@ def test_retrain_then_read_reasons_and_export_top_20(page, live_server: LiveServ
     assert exported_scores == sorted(exported_scores, reverse=True)
     assert all(r["top_reasons"] for r in exported)
 
-    page.goto("/customize")
-    assert page.locator("[data-weight]").count() >= 3
+    page.goto("/customize")  # the customization panel (leadrank.customize), in this app's shell
+    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Customize") \
+        .get_attribute("aria-current") == "page"
+    assert page.locator("input[type=range]").count() >= 3
     screenshot(page, "10-customize")
     page.goto("/")
     screenshot(page, "11-dashboard")
@@ -276,21 +278,24 @@ def test_phone_layout(chromium, live_server: LiveServer, tmp_path) -> None:  # n
 def test_keyboard_can_sign_in_and_reach_the_list(page, live_server: LiveServer) -> None:  # noqa: ANN001
     user = make_user("kim@agency.test", ["Keyboard Client"])
     page.goto("/login")
-    page.keyboard.press("Tab")  # the skip link comes first
-    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
-    page.get_by_label("Email").focus()
+    assert page.evaluate("() => document.activeElement.id") == "email"  # the form is ready to type into
     page.keyboard.type(user.email)
     page.keyboard.press("Tab")
     page.keyboard.type(user.password)
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: url.endswith("/"))
-    # Focus is visible: the focused element gets an outline or a focus ring.
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    # Every link and control shows where the focus is.
+    page.get_by_role("link", name="Leads", exact=True).focus()
     style = page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
-        return s.outlineStyle + '|' + s.boxShadow; }""")
-    assert "solid" in style or "rgba" in style, style
-    assert page.evaluate("() => getComputedStyle(document.body).fontFamily").startswith("ui-sans-serif")
+        return s.outlineStyle + ' ' + s.outlineWidth; }""")
+    assert style.startswith("solid") and not style.endswith(" 0px"), style
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/leads")
+    assert page.get_by_role("heading", name="Leads", exact=True).is_visible()
 
 
 from tests.conftest import IN_CI  # noqa: E402

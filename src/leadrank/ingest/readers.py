@@ -401,7 +401,9 @@ class SpreadsheetTableReader(TableReader):
             else:
                 book = calamine.CalamineWorkbook.from_path(str(source))
         except calamine.PasswordError:
-            raise InvalidInput("This workbook is password-protected; remove the password.") from None
+            raise InvalidInput(
+                "This workbook is password-protected; remove the password."
+            ) from None
         except Exception as exc:  # calamine raises several unrelated types for bad files
             raise InvalidInput(
                 f"This file could not be read as a spreadsheet ({exc}). Upload a CSV, XLSX "

@@ -902,8 +902,10 @@ class LeadCoercer(_Coercer):
                             key=lambda k: columns[k].target)
         names = [columns[k].target for k in field_idx]
         custom_names = [columns[k].target for k in custom_idx]
-        field_rows = zip(*[outs[k] for k in field_idx]) if field_idx else repeat(())
-        custom_rows = zip(*[outs[k] for k in custom_idx]) if custom_idx else repeat(())
+        no_columns = repeat(())
+        field_rows = zip(*[outs[k] for k in field_idx], strict=False) if field_idx else no_columns
+        custom_rows = (zip(*[outs[k] for k in custom_idx], strict=False) if custom_idx
+                       else repeat(()))
         # The canonical form: every lead field in LEAD_FIELDS order (None when unmapped),
         # datetimes as POSIX timestamps, built column-wise for speed.
         by_field = {columns[k].target: outs[k] for k in field_idx}
@@ -917,7 +919,7 @@ class LeadCoercer(_Coercer):
                                    for d in col])
             else:
                 canon_cols.append(col)
-        canon_rows = zip(*canon_cols)
+        canon_rows = zip(*canon_cols, strict=False)
         has_full_name = FULL_NAME in names
         n_fields, n_custom = len(names), len(custom_names)
         template = dict.fromkeys(LEAD_FIELDS)
@@ -927,7 +929,7 @@ class LeadCoercer(_Coercer):
         headers = self.headers
 
         for pos, (row_number, vals, cvals, canon) in enumerate(
-            zip(numbers, field_rows, custom_rows, canon_rows)
+            zip(numbers, field_rows, custom_rows, canon_rows, strict=False)
         ):
             if vals.count(None) == n_fields and cvals.count(None) == n_custom:
                 continue  # blank (or placeholders only)
@@ -936,7 +938,7 @@ class LeadCoercer(_Coercer):
                                             _raw(headers, cells_list[pos])))
                 continue
             rec = template.copy()
-            rec.update(zip(names, vals))
+            rec.update(zip(names, vals, strict=False))
             if has_full_name:
                 full_name = rec.pop(FULL_NAME)
                 if full_name is not None and (rec["first_name"] is None
@@ -961,7 +963,7 @@ class LeadCoercer(_Coercer):
                 continue
             canonical = fmt % canon
             if n_custom:
-                custom = {k: v for k, v in zip(custom_names, cvals) if v is not None}
+                custom = {k: v for k, v in zip(custom_names, cvals, strict=False) if v is not None}
                 if custom:
                     canonical += "\x1e" + "\x1f".join(map("=".join, custom.items()))
             else:
@@ -1146,8 +1148,8 @@ class ActivityCoercer(_Coercer):
         records: list[dict] = []
         headers = self.headers
         sha1 = hashlib.sha1
-        value_rows = zip(*outs) if outs else repeat(())
-        for pos, (row_number, vals) in enumerate(zip(numbers, value_rows)):
+        value_rows = zip(*outs, strict=False) if outs else repeat(())
+        for pos, (row_number, vals) in enumerate(zip(numbers, value_rows, strict=False)):
             if vals.count(None) == len(vals):
                 continue
             if errors and pos in errors:
@@ -1155,7 +1157,7 @@ class ActivityCoercer(_Coercer):
                                             _raw(headers, cells_list[pos])))
                 continue
             rec = template.copy()
-            rec.update(zip(names, vals))
+            rec.update(zip(names, vals, strict=False))
             lead_id = rec["lead_id"]
             if lead_id is not None:
                 try:

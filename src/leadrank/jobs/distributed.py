@@ -103,19 +103,26 @@ def queue_status(timeout_s: float = 2.0) -> dict:
         client.close()
 
 
+def _actor(name: str, url: str | None = None) -> dramatiq.Actor:
+    get_broker(url)
+    return _actors[name]
+
+
 class RedisRunner:
     """Enqueues onto Redis; ``leadrank worker`` processes consume."""
 
     def __init__(self, url: str) -> None:
-        self.broker = get_broker(url)
+        self.url = url
+        get_broker(url)
 
     def submit(self, job_id: uuid.UUID) -> None:
-        _actors["job"].send(str(job_id))
+        _actor("job", self.url).send(str(job_id))
         metrics.job_enqueued()
 
     def submit_chunks(self, job_id: uuid.UUID, seqs: list[int]) -> None:
+        actor = _actor("chunk", self.url)
         for seq in seqs:
-            _actors["chunk"].send(str(job_id), seq)
+            actor.send(str(job_id), seq)
 
     def shutdown(self) -> None:
         reset_broker()
@@ -132,6 +139,21 @@ def _sweep_forever(stop: threading.Event) -> None:
             log.warning("stale-job sweep failed: %s", exc)
 
 
+def _limit_native_threads() -> None:
+    """One BLAS/OpenMP thread per job thread unless ``OMP_NUM_THREADS`` says otherwise:
+    workers scale out by processes (one per core), several native thread pools per process
+    would only fight over the same cores, and single-threaded BLAS sums in a fixed order,
+    so every worker computes bit-identical scores."""
+    n = os.environ.get("OMP_NUM_THREADS") or "1"
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, n)  # for native libraries loaded later
+    from threadpoolctl import threadpool_limits
+
+    import numpy  # noqa: F401 - load BLAS now so the limit below applies to it
+
+    threadpool_limits(limits=int(n))
+
+
 def run_worker(*, threads: int = 1, resume: bool = True, metrics_port: int | None = None) -> None:
     """Consume jobs until SIGINT/SIGTERM (which let the current chunks finish). On start,
     jobs whose workers all died are enqueued again; every few seconds, jobs whose runner
@@ -140,6 +162,7 @@ def run_worker(*, threads: int = 1, resume: bool = True, metrics_port: int | Non
 
     from leadrank.jobs.registry import load_handlers
 
+    _limit_native_threads()
     load_handlers()
     settings = get_settings()
     broker = get_broker()

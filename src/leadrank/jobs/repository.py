@@ -91,6 +91,8 @@ class JobRepository:
 
     # --- chunks ---------------------------------------------------------------------------
     def add_chunks(self, job_id: uuid.UUID, params: list[dict]) -> None:
+        if not params:
+            return
         self.session.execute(JobChunk.__table__.insert(), [
             {"job_id": job_id, "seq": i, "params": p, "status": "queued", "attempts": 0, "result": {},
              "updated_at": utcnow()} for i, p in enumerate(params)

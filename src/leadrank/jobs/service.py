@@ -289,6 +289,7 @@ def run_chunk(job_id: uuid.UUID, seq: int, *, finalize: bool = True) -> str:
         chunk.updated_at = utcnow()
         attempts = chunk.attempts
         ctx = _context(job)
+    log.info("chunk started", extra={"job_id": str(job_id), "kind": ctx.kind, "seq": seq, "attempt": attempts})
     spec = get_handler(ctx.kind)
     assert isinstance(spec, ChunkedJob)
     started = time.monotonic()

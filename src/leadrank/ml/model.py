@@ -40,6 +40,7 @@ from leadrank.ml.leakage import SingleColumnScorer, detect_leakage
 from leadrank.ml.metrics import (
     band_table,
     best_f1_threshold,
+    blocked_time_folds,
     calibration_table,
     clean_for_json,
     probability_metrics,
@@ -122,26 +123,31 @@ class _Pipeline:
 
 def _fit_pipeline(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.ndarray, cut: np.ndarray, *,
                   excluded: set[str], half_life_days: float, random_state: int, algorithms: tuple[str, ...],
-                  config: dict[str, Any] | None, deadline: float, k: int) -> _Pipeline:
+                  config: dict[str, Any] | None, deadline: float, k: int,
+                  created_ns: np.ndarray | None = None) -> _Pipeline:
     pl = _Pipeline()
     pl.featurizer = LeadFeaturizer(half_life_days=half_life_days, exclude_columns=tuple(sorted(excluded)),
                                    random_state=random_state)
     X = pl.featurizer.fit_transform(leads, activities, y, cutoff=cut).to_numpy(dtype=np.float32)
-    folds = stratified_folds(y, k, random_state)
+    folds = blocked_time_folds(created_ns, y, k)
+    pl.fold_kind = "time_blocks" if folds is not None else "stratified"  # type: ignore[attr-defined]
+    if folds is None:
+        folds = stratified_folds(y, k, random_state)
     oof_margin: dict[str, np.ndarray] = {}
     cfg: dict[str, Any] = dict(config or {})
     if "logistic_regression" in algorithms:
         grid = [cfg["lr_C"]] if "lr_C" in cfg else list(LR_GRID)
-        best = None
+        tried = []
         for C in grid:
             t = time.perf_counter()
             m = cv_linear(X, y, folds, C, random_state)
             auc = safe_auc(y, m)
             pl.tuning.append({"algorithm": "logistic_regression", "C": C, "cv_roc_auc": auc,
                               "seconds": time.perf_counter() - t})
-            if best is None or auc > best[0]:
-                best = (auc, C, m)
-        assert best is not None
+            tried.append((auc, C, m))
+        # the strongest regularisation within 0.001 AUC of the best: noise columns get ~no weight
+        top_auc = max(a for a, _, _ in tried)
+        best = min((t for t in tried if t[0] >= top_auc - 0.001), key=lambda t: t[1])
         pl.cv_auc["logistic_regression"], cfg["lr_C"], oof_margin["logistic_regression"] = best
     if "lightgbm" in algorithms:
         cands = [cfg["lgbm_params"]] if "lgbm_params" in cfg else LGBM_CANDIDATES
@@ -203,7 +209,7 @@ class TrainedModel:
     unfitted model raises ``NotFittedError``. Usually built with :func:`train` or :meth:`from_artefact`.
     """
 
-    def __init__(self, *, time_budget_s: float = 30.0, random_state: int = 0,
+    def __init__(self, *, time_budget_s: float = 10.0, random_state: int = 0,
                  include_columns: tuple[str, ...] | list[str] = (), exclude_columns: tuple[str, ...] | list[str] = (),
                  half_life_days: float = 21.0, holdout_fraction: float = 0.2, refit: bool = True,
                  algorithms: tuple[str, ...] = ALGORITHMS, cv_folds: int | None = None,
@@ -254,7 +260,7 @@ class TrainedModel:
         t_eval = time.perf_counter()
         if not self.evaluate:
             pl = _fit_pipeline(L, activities, y, cut, algorithms=algos, config=None, deadline=deadline, k=k,
-                               **common)
+                               created_ns=created_ns, **common)
             p_eval = dict(pl.oof_p)
             evaluation = {"method": "cross_validation_only",
                           "note": ("evaluate=False: metrics are out-of-fold predictions of the model-selection "
@@ -267,7 +273,7 @@ class TrainedModel:
         elif split is not None:
             tr, ho = split
             pl = _fit_pipeline(L.iloc[tr].reset_index(drop=True), activities, y[tr], cut[tr], algorithms=algos,
-                               config=None, deadline=deadline, k=k, **common)
+                               config=None, deadline=deadline, k=k, created_ns=created_ns[tr], **common)
             X_ho, _ = pl.featurizer.transform_array(L.iloc[ho].reset_index(drop=True), activities, cutoff=cut[ho])
             ho_p = {a: pl.proba(a, X_ho) for a in pl.scorers}
             evaluation = {"method": "time_holdout", "holdout_fraction": self.holdout_fraction,
@@ -320,7 +326,8 @@ class TrainedModel:
                                                "every lead), does not depend on the base rate, and is far steadier "
                                                "than PR AUC when a fold holds only a few hundred conversions; PR AUC "
                                                "and capture@10/20% are reported beside it"),
-                               "cv_folds": int(pl.folds.max() + 1), "cv_roc_auc": pl.cv_auc,
+                               "cv_folds": int(pl.folds.max() + 1), "cv_fold_kind": pl.fold_kind,
+                               "cv_roc_auc": pl.cv_auc,
                                "chosen": pl.chosen, "reason": pl.choice_reason, "tuning": pl.tuning,
                                "lgbm_margin": LGBM_MARGIN}
         report["leakage"] = leak
@@ -332,7 +339,7 @@ class TrainedModel:
         t_final = time.perf_counter()
         if self.refit and split is not None:
             final = _fit_pipeline(L, activities, y, cut, algorithms=(pl.chosen,), config=pl.config,
-                                  deadline=deadline, k=min(k, 5), **common)
+                                  deadline=deadline, k=min(k, 5), created_ns=created_ns, **common)
         else:
             final = pl
         self.featurizer_ = final.featurizer
@@ -530,7 +537,7 @@ class TrainedModel:
 
 
 def train(leads: pd.DataFrame, activities: pd.DataFrame | None = None, *, as_of: Any = None,
-          random_state: int = 0, time_budget_s: float = 30.0, include_columns: tuple[str, ...] | list[str] = (),
+          random_state: int = 0, time_budget_s: float = 10.0, include_columns: tuple[str, ...] | list[str] = (),
           exclude_columns: tuple[str, ...] | list[str] = (), **params: Any) -> TrainedModel:
     """Train, select, calibrate and honestly evaluate a lead conversion model (see module doc)."""
     return TrainedModel(time_budget_s=time_budget_s, random_state=random_state, include_columns=include_columns,

@@ -26,12 +26,12 @@ LGBM_FIXED: dict[str, Any] = {
 }
 #: Candidates of the small time-boxed tuning step, tried in this order while time allows.
 LGBM_CANDIDATES: list[dict[str, Any]] = [
-    {"max_depth": 3, "num_leaves": 8, "learning_rate": 0.06, "min_data_in_leaf": 40, "lambda_l2": 5.0},
-    {"max_depth": 2, "num_leaves": 4, "learning_rate": 0.1, "min_data_in_leaf": 40, "lambda_l2": 5.0},
-    {"max_depth": 3, "num_leaves": 8, "learning_rate": 0.05, "min_data_in_leaf": 200, "lambda_l2": 20.0,
+    {"max_depth": 3, "num_leaves": 8, "learning_rate": 0.1, "min_data_in_leaf": 40, "lambda_l2": 5.0},
+    {"max_depth": 2, "num_leaves": 4, "learning_rate": 0.15, "min_data_in_leaf": 40, "lambda_l2": 5.0},
+    {"max_depth": 3, "num_leaves": 8, "learning_rate": 0.08, "min_data_in_leaf": 200, "lambda_l2": 20.0,
      "feature_fraction": 0.5},
 ]
-LR_GRID = (0.02, 0.2)
+LR_GRID = (0.02, 0.2, 1.0)
 
 
 class LinearScorer:
@@ -192,7 +192,7 @@ def cv_lightgbm(X: np.ndarray, y: np.ndarray, folds: np.ndarray, params: dict[st
         tr = np.flatnonzero(folds != f)
         va = np.flatnonzero(folds == f)
         b = lgb.train(full, ds.subset(tr), num_boost_round=max_rounds, valid_sets=[ds.subset(va)],
-                      callbacks=[lgb.early_stopping(40, verbose=False)])
+                      callbacks=[lgb.early_stopping(25, verbose=False)])
         boosters.append(b)
         best.append(b.best_iteration or max_rounds)
     n_iter = int(max(10, np.median(best)))

@@ -5,6 +5,7 @@ from leadrank.models.base import Base
 from leadrank.models.job import Job, JobChunk, JobReject
 from leadrank.models.lead import LEAD_FIELDS, OUTCOMES, Lead, ScoreHistory
 from leadrank.models.model_version import ModelVersion
+from leadrank.models.scoring_config import LeadOverride, ScoringConfigVersion, ScoringHoldout, ScoringState
 from leadrank.models.user import ApiKey, Membership, User
 from leadrank.models.workspace import Workspace
 
@@ -19,9 +20,13 @@ __all__ = [
     "JobChunk",
     "JobReject",
     "Lead",
+    "LeadOverride",
     "Membership",
     "ModelVersion",
     "ScoreHistory",
+    "ScoringConfigVersion",
+    "ScoringHoldout",
+    "ScoringState",
     "User",
     "Workspace",
 ]

@@ -5,6 +5,7 @@ The request or job owns the transaction: functions taking a ``session`` never co
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections import OrderedDict
@@ -12,11 +13,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from leadrank.customize import hooks as customize_hooks
 from leadrank.errors import InvalidInput, NotFound
 from leadrank.jobs.service import create_job
 from leadrank.models import Job, ModelVersion
 from leadrank.models.base import utcnow
 from leadrank.scoring.repository import ScoringRepository
+
+log = logging.getLogger("leadrank.scoring")
 
 # A learned model needs both classes in numbers that make cross-validation meaningful.
 # Below this the workspace is scored cold-start (ICP fit + engagement), see similarity/.
@@ -137,6 +141,9 @@ def train_version(session: Session, workspace_id: uuid.UUID, *, include_columns:
     counts = repo.outcome_counts(workspace_id)
     check_enough_outcomes(counts)
     leads = repo.load_leads(workspace_id, labelled_only=True)
+    # A rep's override that is an outcome ("junk") labels an open lead for this run.
+    leads, override_labels = customize_hooks.with_override_labels(
+        session, workspace_id, leads, lambda ids: repo.load_leads(workspace_id, lead_ids=ids))
     activities = repo.load_activities(workspace_id, lead_ids=[uuid.UUID(i) for i in leads["lead_id"]])
     started = utcnow()
     trained = train(leads, activities, as_of=as_of, include_columns=tuple(include_columns or ()))
@@ -148,11 +155,16 @@ def train_version(session: Session, workspace_id: uuid.UUID, *, include_columns:
         data_summary={
             "labelled_leads": int(len(leads)), "converted": counts.get("converted", 0),
             "lost": counts.get("lost", 0), "open": counts.get("open", 0), "activities": int(len(activities)),
-            "trained_at": started.isoformat(),
+            "trained_at": started.isoformat(), "override_labels": override_labels,
         },
     )
     session.add(version)
     session.flush()
+    # The holdout the customization what-if measures on (rebuilt from the artefact if this fails).
+    try:
+        customize_hooks.store_holdout(session, workspace_id, version.id, trained, leads, activities, as_of=as_of)
+    except Exception:  # noqa: BLE001 - never fail a training run over the what-if's cache
+        log.warning("could not store the holdout of model version %s", version.id, exc_info=True)
     current = active_version(session, workspace_id)
     activated = False
     if current is None or _not_worse(report, current.report):
@@ -226,11 +238,17 @@ def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.U
         explanations = _cold_start(session, workspace_id, leads, activities, now)
         kind, version_id = "cold_start", None
         grades = [e.get("grade") for e in explanations]
+        batch, model_bands = None, None
     else:
-        batch = load_model(version).explain_batch(leads, activities, as_of=now, top=5, bands=bands,
-                                                  keep_features=True)
+        model = load_model(version)
+        batch = model.explain_batch(leads, activities, as_of=now, top=5, bands=bands, keep_features=True)
         explanations, grades = batch.to_dicts(), list(batch.grade)
         kind, version_id = "model", version.id
+        model_bands = bands or {**model.grade_thresholds, "D": 0.0}
+    # The workspace's active scoring configuration (weights, rules, decay, bands), if any.
+    explanations, grades = customize_hooks.configure_scores(
+        session, workspace_id, leads, activities, explanations, grades, now=now, model_bands=model_bands,
+        batch=batch, model_version_id=version_id)
     rows = []
     for lead_id, exp, grade in zip(leads["lead_id"], explanations, grades, strict=True):
         exp = {**exp, "score_kind": kind}

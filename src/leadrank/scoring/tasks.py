@@ -81,3 +81,6 @@ def run_training(ctx: JobContext) -> dict:
         if activated:
             result["rescore_job_id"] = str(service.request_rescore(session, ctx.workspace_id).id)
     return result
+
+
+import leadrank.customize.tasks  # noqa: E402,F401 - registers customize.rescore (applies scoring configurations)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+WEAK_AUC = 0.6
 REQUIRED = ("request_retrain", "list_versions", "get_version", "active_version", "activate_version",
             "rollback", "feature_importance")
 
@@ -119,6 +120,12 @@ class ReportView:
             return "measured by cross-validation: each lead was scored by a model that never saw it"
         return "measured on leads held out from training"
 
+    @property
+    def weak(self) -> bool:
+        """Barely better than chance: the page says so instead of letting the figures flatter."""
+        auc = self.get("roc_auc")
+        return auc is not None and auc < WEAK_AUC
+
     def sentences(self) -> list[Sentence]:
         out: list[Sentence] = []
         c20, c10 = self.get("capture_at_20"), self.get("capture_at_10")
@@ -142,9 +149,13 @@ class ReportView:
         brier = self.get("brier")
         if brier is not None and base is not None and 0 < base < 1:
             skill = 1 - brier / (base * (1 - base))
-            out.append(Sentence(
-                f"Its probabilities are {skill:.0%} closer to what happened than always guessing the average rate.",
-                f"Brier score {brier:.3f} against {base * (1 - base):.3f} for the average-rate guess."))
+            detail = f"Brier score {brier:.3f} against {base * (1 - base):.3f} for the average-rate guess."
+            if skill >= 0.005:
+                out.append(Sentence(f"Its probabilities are {skill:.0%} closer to what happened than always "
+                                    "guessing the average rate.", detail))
+            else:
+                out.append(Sentence("Its probabilities are no closer to what happened than always guessing the "
+                                    "average rate.", detail))
         if base is not None:
             n = self.n_holdout
             out.append(Sentence(f"On average {base:.1%} of leads convert.",

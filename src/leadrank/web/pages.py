@@ -35,9 +35,10 @@ def mount_web(app: FastAPI) -> None:
                        max_age=SESSION_MAX_AGE)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    from leadrank.web.routes import auth, customize, dashboard, leads, model, uploads
+    from leadrank.web.routes import auth, dashboard, leads, model, uploads
 
-    for module in (auth, dashboard, uploads, leads, model, customize):
+    # /customize is served by leadrank.customize.pages (installed by create_app before this).
+    for module in (auth, dashboard, uploads, leads, model):
         app.include_router(module.router, include_in_schema=False)
 
     async def login_required(request: Request, exc: Exception) -> Response:

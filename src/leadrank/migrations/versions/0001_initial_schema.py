@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 12:56:35.837761
+Create Date: 2026-12-01 13:16:44.232905
 """
 
 from alembic import op
@@ -164,6 +164,33 @@ def upgrade() -> None:
     with op.batch_alter_table('model_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_model_versions_workspace_id'), ['workspace_id'], unique=False)
 
+    op.create_table('scoring_configs',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('config', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('figures', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('resolved_bands', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('model_version_id', sa.Uuid(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('created_by', sa.Uuid(), nullable=True),
+    sa.Column('created_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('activated_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_scoring_configs_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scoring_configs')),
+    sa.UniqueConstraint('workspace_id', 'version', name=op.f('uq_scoring_configs_workspace_id_version'))
+    )
+    with op.batch_alter_table('scoring_configs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scoring_configs_workspace_id'), ['workspace_id'], unique=False)
+
+    op.create_table('scoring_state',
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('stamp', sa.String(length=40), nullable=False),
+    sa.Column('updated_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_scoring_state_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('workspace_id', name=op.f('pk_scoring_state'))
+    )
     op.create_table('activities',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
@@ -211,6 +238,23 @@ def upgrade() -> None:
     with op.batch_alter_table('job_rejects', schema=None) as batch_op:
         batch_op.create_index('ix_job_rejects_job_row', ['job_id', 'row_number'], unique=False)
 
+    op.create_table('lead_overrides',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('lead_id', sa.Uuid(), nullable=False),
+    sa.Column('grade', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('label', sa.String(length=20), nullable=True),
+    sa.Column('created_by', sa.Uuid(), nullable=True),
+    sa.Column('created_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cleared_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_lead_overrides_lead_id_leads'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_lead_overrides_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lead_overrides'))
+    )
+    with op.batch_alter_table('lead_overrides', schema=None) as batch_op:
+        batch_op.create_index('ix_lead_overrides_ws_lead', ['workspace_id', 'lead_id', 'created_at'], unique=False)
+
     op.create_table('score_history',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
@@ -229,16 +273,38 @@ def upgrade() -> None:
         batch_op.create_index('ix_score_history_lead', ['lead_id', 'scored_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_score_history_workspace_id'), ['workspace_id'], unique=False)
 
+    op.create_table('scoring_holdouts',
+    sa.Column('model_version_id', sa.Uuid(), nullable=False),
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('n_rows', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=40), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], name=op.f('fk_scoring_holdouts_model_version_id_model_versions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_scoring_holdouts_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('model_version_id', name=op.f('pk_scoring_holdouts'))
+    )
+    with op.batch_alter_table('scoring_holdouts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scoring_holdouts_workspace_id'), ['workspace_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('scoring_holdouts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scoring_holdouts_workspace_id'))
+
+    op.drop_table('scoring_holdouts')
     with op.batch_alter_table('score_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_score_history_workspace_id'))
         batch_op.drop_index('ix_score_history_lead')
 
     op.drop_table('score_history')
+    with op.batch_alter_table('lead_overrides', schema=None) as batch_op:
+        batch_op.drop_index('ix_lead_overrides_ws_lead')
+
+    op.drop_table('lead_overrides')
     with op.batch_alter_table('job_rejects', schema=None) as batch_op:
         batch_op.drop_index('ix_job_rejects_job_row')
 
@@ -252,6 +318,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_activities_lead_date')
 
     op.drop_table('activities')
+    op.drop_table('scoring_state')
+    with op.batch_alter_table('scoring_configs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scoring_configs_workspace_id'))
+
+    op.drop_table('scoring_configs')
     with op.batch_alter_table('model_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_model_versions_workspace_id'))
 

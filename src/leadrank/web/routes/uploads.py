@@ -154,12 +154,11 @@ async def start(token: str, request: Request, web: WebDep) -> Response:
             continue
         if value in allowed or (kind == "leads" and value.startswith(CUSTOM_PREFIX)):
             chosen[header] = value
-    # Only what the user changed is an explicit choice: a suggestion displaced by it is then
-    # kept as a custom column instead of clashing (see ingest.mapping.apply_overrides).
-    overrides = {h: t for h, t in chosen.items() if preview.mapping.get(h) != t}
+    # The form shows the whole mapping, so every submitted select is the user's choice: two
+    # columns left on one field is a conflict to resolve (apply_overrides says which).
     try:
         job = ingest.start_upload(web.db, web.workspace_id, path, filename=entry["name"], kind=kind,
-                                  mapping=overrides or None)
+                                  mapping=chosen or None)
     except InvalidInput as exc:
         web.db.rollback()
         return _preview_page(web, token, path, entry, chosen=chosen, error=exc.message, status=422)

@@ -1,0 +1,1 @@
+"""Customizable scoring: weights, rules, exclusions, decay, grade bands, what-if, overrides."""
