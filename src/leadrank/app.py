@@ -53,8 +53,10 @@ def create_app(*, run_migrations: bool = True, resume_jobs: bool = True) -> Fast
     from leadrank.leads.api import router as leads_router
 
     from leadrank.scoring.api import router as model_router
+    from leadrank.similarity.api import router as similarity_router
 
-    for router in (leads_router, jobs_router, model_router):
+    # similarity first: its /leads/similar must win over /leads/{lead_id}.
+    for router in (similarity_router, leads_router, jobs_router, model_router):
         app.include_router(router, prefix=API_PREFIX)
     from leadrank.customize.api import install as install_customize
 
@@ -67,6 +69,9 @@ def create_app(*, run_migrations: bool = True, resume_jobs: bool = True) -> Fast
     from leadrank.ops import install as install_ops
 
     install_ops(app)  # /ready, /metrics, HTTP latency histogram
+    from leadrank.similarity.service import register_readiness
+
+    register_readiness()
 
     @app.exception_handler(LeadrankError)
     async def leadrank_error(request: Request, exc: LeadrankError):  # noqa: ANN202
@@ -97,8 +102,11 @@ def create_app(*, run_migrations: bool = True, resume_jobs: bool = True) -> Fast
     def health() -> dict:
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
+        from leadrank.similarity.service import vector_backend
+
         return {"status": "ok", "version": __version__,
                 "database": "postgresql" if settings.is_postgres else "sqlite",
-                "queue": "redis" if settings.queue_url else "in-process"}
+                "queue": "redis" if settings.queue_url else "in-process",
+                "vector_index": vector_backend()}
 
     return app

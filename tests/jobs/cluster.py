@@ -90,7 +90,7 @@ class Workers:
     log_dir: Path
     procs: list[WorkerProcess] = field(default_factory=list)
 
-    def start(self, n: int = 1) -> list[WorkerProcess]:
+    def start(self, n: int = 1, *, wait: bool = True) -> list[WorkerProcess]:
         started = []
         for _ in range(n):
             log_path = self.log_dir / f"worker-{len(self.procs)}.log"
@@ -101,20 +101,26 @@ class Workers:
             worker = WorkerProcess(proc, log_path)
             self.procs.append(worker)
             started.append(worker)
-        for worker in started:
+        if wait:
+            self.wait_started(started)
+        return started
+
+    def wait_started(self, workers: list[WorkerProcess]) -> None:
+        for worker in workers:
             wait_for(lambda w=worker: not w.alive() or any(e.get("msg") == "worker started" for e in w.events()),
                      timeout=90, what=f"worker {worker.pid} to start", interval=0.2, on_timeout=self.tails)
             if not worker.alive():
                 pytest.fail(f"worker exited at start\n{worker.tail()}")
-        return started
 
     def live(self) -> list[WorkerProcess]:
         return [w for w in self.procs if w.alive()]
 
     def ensure(self, n: int) -> None:
+        """``n`` live workers, all consuming."""
         missing = n - len(self.live())
         if missing > 0:
-            self.start(missing)
+            self.start(missing, wait=False)
+        self.wait_started(self.live())
 
     def kill(self, worker: WorkerProcess) -> None:
         os.kill(worker.pid, signal.SIGKILL)

@@ -1,9 +1,9 @@
 """Crash safety of the distributed runner, against the real Redis and PostgreSQL, with real
 ``leadrank worker`` processes.
 
-One workspace of 2,000 generated leads (with activities) is uploaded and a real model is
+One workspace of 1,000 generated leads (with activities) is uploaded and a real model is
 trained once for the module; each test then runs its own scoring job over it, split into
-eight chunks of 250 leads, with its own fixed ``as_of`` so that its rows in
+eight chunks of 125 leads, with its own fixed ``as_of`` so that its rows in
 ``score_history`` (``scored_at == as_of``) are told apart from the other tests' rows.
 """
 
@@ -26,8 +26,8 @@ from tests.jobs.cluster import REDIS_URL, Workers, redis_problem, start_redis, s
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-N_LEADS = 2000
-CHUNK_ROWS = 250
+N_LEADS = 1000
+CHUNK_ROWS = 125
 N_CHUNKS = N_LEADS // CHUNK_ROWS
 
 
@@ -297,7 +297,7 @@ def test_two_workers_give_exactly_the_in_process_scores(cluster: Cluster, worker
 
 def test_worker_killed_mid_chunk_leaves_every_lead_scored_exactly_once(cluster: Cluster, workers: Workers):
     as_of = _as_of(2)
-    job_id = _create_scoring_job(cluster, as_of, chunk_delay_s=1.5)
+    job_id = _create_scoring_job(cluster, as_of, chunk_delay_s=1.0)
     victim = workers.live()[0]
     seen_done = len([e for e in victim.events() if e.get("msg") == "chunk done"])
 
@@ -311,6 +311,7 @@ def test_worker_killed_mid_chunk_leaves_every_lead_scored_exactly_once(cluster: 
              on_timeout=workers.tails)
     workers.kill(victim)  # SIGKILL: its chunk's writes are done but not committed
     assert len([e for e in victim.events() if e.get("msg") == "chunk done"]) >= seen_done
+    workers.start(1, wait=False)  # a replacement, as a supervisor would start
 
     job = _wait_finished(cluster, job_id)
     assert job.status == "done", job.error
@@ -350,7 +351,7 @@ def test_poisoned_chunk_is_reported_and_the_rest_completes(cluster: Cluster, wor
 
 def test_redis_stopped_mid_job_and_restarted_loses_nothing(cluster: Cluster, workers: Workers):
     as_of = _as_of(4)
-    job_id = _create_scoring_job(cluster, as_of, chunk_delay_s=0.6)
+    job_id = _create_scoring_job(cluster, as_of, chunk_delay_s=0.4)
     wait_for(lambda: any(c.status == "done" for c in _chunks(job_id)), timeout=60,
              what="a first chunk to commit", on_timeout=workers.tails)
     try:

@@ -120,3 +120,4 @@ def test_training_refuses_without_enough_outcomes(client, tenant):
     r = client.post("/api/v1/model/retrain", headers=tenant.headers)
     assert r.status_code == 422
     assert "3 converted and 7 lost" in r.json()["error"]["message"]
+    assert "cold-start" in r.json()["error"]["message"]

@@ -287,6 +287,37 @@ def test_a_running_job_page_refreshes_itself_without_javascript(client, web_user
     assert "500 rows read" in texts(page)
 
 
+def test_activity_upload_attaches_to_leads_and_reports_unknown_ones(client, web_user, scored) -> None:  # noqa: ANN001
+    token = sign_in(client, web_user)
+    content = (b"Lead Email,Activity,Date,Notes\n"
+               b"vp@a.com,demo_request,2026-03-01,Asked for a demo\n"
+               b"nobody@nowhere.com,website_visit,2026-03-02,Pricing page\n")
+    r = client.post("/upload", files={"file": ("acts.csv", content, "text/csv")},
+                    data={"kind": "activities", "csrf_token": token}, headers=HTML)
+    assert r.status_code == 200 and "activities" in texts(r.text)
+    assert "Keep as custom field" not in r.text  # activities have no custom fields
+    job_url = client.post(r.url.path, data={"csrf_token": token}, headers=HTML,
+                          follow_redirects=False).headers["location"]
+    wait_for_jobs()
+    text = texts(client.get(job_url, headers=HTML).text)
+    assert "1 activities stored" in text and "1 rejected" in text and "no lead 'nobody@nowhere.com'" in text
+    assert "Demo request — Asked for a demo" in texts(client.get(f"/leads/{scored['vp@a.com']}", headers=HTML).text)
+
+
+def test_a_viewer_can_read_but_not_change(client, env) -> None:  # noqa: ANN001
+    viewer = make_user("vic@agency.test", ["Read Only Co"], role="viewer")
+    add_model_version(viewer.workspace_id, 1, active=True)
+    token = sign_in(client, viewer)
+    assert client.get("/leads", headers=HTML).status_code == 200
+    model = client.get("/model", headers=HTML).text
+    assert "Retrain now" not in model and "/activate" not in model
+    r = client.post("/model/retrain", data={"csrf_token": token}, headers=HTML)
+    assert r.status_code == 403 and "Not allowed" in r.text
+    r = client.post("/upload", files={"file": ("a.csv", b"email\na@b.com\n", "text/csv")},
+                    data={"csrf_token": token}, headers=HTML)
+    assert r.status_code == 403
+
+
 # --- the list ---------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -463,6 +494,18 @@ def test_model_page_puts_the_report_in_words_and_charts(client, web_user, scored
     assert f'action="/model/versions/{old}/activate"' in html and 'action="/model/rollback"' in html
     one = texts(client.get(f"/model?version={old}", headers=HTML).text)
     assert "Version 1 ·" in one and "Activate version 1" in one
+
+
+def test_a_weak_model_is_called_weak() -> None:
+    from leadrank.web.model_view import ReportView
+
+    weak = ReportView({"roc_auc": 0.55, "brier": 0.26, "base_rate": 0.45, "capture_at_20": 0.22})
+    strong = ReportView({"roc_auc": 0.84, "brier": 0.121, "base_rate": 0.18})
+    assert weak.weak and not strong.weak
+    words = " ".join(s.text for s in weak.sentences())
+    assert "no closer to what happened than always guessing" in words
+    assert "closer to what happened" in " ".join(s.text for s in strong.sentences())
+    assert ReportView({}).sentences() == [] and ReportView(None).gains() == []
 
 
 def test_model_page_without_a_model_explains_what_is_needed(client, web_user: WebUser) -> None:

@@ -347,7 +347,7 @@ class ActivityLog:
         age = (ref[rows_ok] - t[ok]).astype(np.float64) / NS_PER_DAY
         before = age > 0
         types = normalise_activity_types(activities["activity_type"].iloc[np.flatnonzero(ok)[before]])
-        codes = pd.Index(list(ACTIVITY_TYPES)).get_indexer(types.to_numpy())
+        codes = np.array(pd.Index(list(ACTIVITY_TYPES)).get_indexer(types.to_numpy()), dtype=np.int64)
         codes[codes < 0] = ACTIVITY_TYPES.index("other")
         return cls(rows_ok[before].astype(np.int32), codes.astype(np.int8), age[before], n)
 

@@ -79,8 +79,12 @@ def list_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, 
 
 
 def delete_lead(session: Session, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+    """Delete a lead everywhere it lives: row, activities, score history, embedding."""
     if not LeadRepository(session).delete(workspace_id, lead_id):
         raise NotFound(f"lead {lead_id} not found")
+    from leadrank.similarity.service import forget_leads
+
+    forget_leads(workspace_id, [lead_id])
 
 
 def add_activity(session: Session, workspace_id: uuid.UUID, lead_id: uuid.UUID, *, activity_type: str,

@@ -249,10 +249,15 @@ class LeadFeaturizer:
         return self
 
     def fit_transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, y: Any = None,
-                      cutoff: Any = None, as_of: Any = None) -> pd.DataFrame:
-        """Fit, then transform the same rows with *cross-fitted* target encodings (no self-leak)."""
+                      cutoff: Any = None, as_of: Any = None, folds: np.ndarray | None = None) -> pd.DataFrame:
+        """Fit, then transform the same rows with *cross-fitted* target encodings (no self-leak).
+
+        ``folds`` (one fold id per row) makes the cross-fitting use the same folds as the model
+        selection, so no row's encoding carries labels from its own validation fold.
+        """
         self._fit(leads, activities, y)
-        X, _ = self._transform(leads, activities, _resolve_cutoff(len(leads), cutoff, as_of), crossfit_y=y)
+        X, _ = self._transform(leads, activities, _resolve_cutoff(len(leads), cutoff, as_of), crossfit_y=y,
+                               folds=folds)
         return pd.DataFrame(X, columns=self.feature_names_, index=leads.index)
 
     def _fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None, y: Any) -> None:
@@ -421,13 +426,14 @@ class LeadFeaturizer:
         return np.asarray(self.feature_names_, dtype=object)
 
     def _transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None, cut: np.ndarray,
-                   crossfit_y: Any = None) -> tuple[np.ndarray, ActivityStats | None]:
+                   crossfit_y: Any = None, folds: np.ndarray | None = None) -> tuple[np.ndarray, ActivityStats | None]:
         n = len(leads)
         X = np.empty((n, len(self.feature_names_)), dtype=np.float32)
         pos = 0
         stats: ActivityStats | None = None
-        folds = None
-        if crossfit_y is not None:
+        if crossfit_y is not None and folds is not None:
+            folds = np.asarray(folds, dtype=np.int64)
+        elif crossfit_y is not None:
             rng = np.random.default_rng(self.random_state)
             folds = rng.integers(0, self.te_folds, size=n)
         yv = None if crossfit_y is None else np.asarray(crossfit_y, dtype=np.float64)

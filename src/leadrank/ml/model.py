@@ -128,11 +128,11 @@ def _fit_pipeline(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.nd
     pl = _Pipeline()
     pl.featurizer = LeadFeaturizer(half_life_days=half_life_days, exclude_columns=tuple(sorted(excluded)),
                                    random_state=random_state)
-    X = pl.featurizer.fit_transform(leads, activities, y, cutoff=cut).to_numpy(dtype=np.float32)
     folds = blocked_time_folds(created_ns, y, k)
     pl.fold_kind = "time_blocks" if folds is not None else "stratified"  # type: ignore[attr-defined]
     if folds is None:
         folds = stratified_folds(y, k, random_state)
+    X = pl.featurizer.fit_transform(leads, activities, y, cutoff=cut, folds=folds).to_numpy(dtype=np.float32)
     oof_margin: dict[str, np.ndarray] = {}
     cfg: dict[str, Any] = dict(config or {})
     if "logistic_regression" in algorithms:

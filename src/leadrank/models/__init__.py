@@ -2,6 +2,7 @@
 
 from leadrank.models.activity import ACTIVITY_TYPES, Activity
 from leadrank.models.base import Base
+from leadrank.models.icp import IdealCustomerProfile
 from leadrank.models.job import Job, JobChunk, JobReject
 from leadrank.models.lead import LEAD_FIELDS, OUTCOMES, Lead, ScoreHistory
 from leadrank.models.model_version import ModelVersion
@@ -16,6 +17,7 @@ __all__ = [
     "Activity",
     "ApiKey",
     "Base",
+    "IdealCustomerProfile",
     "Job",
     "JobChunk",
     "JobReject",

@@ -205,6 +205,21 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or ("static" if scope["path"].startswith("/static") else "unmatched")
-            HTTP_LATENCY.labels(scope["method"], template, str(status[0])).observe(perf_counter() - started)
+            HTTP_LATENCY.labels(scope["method"], self._template(scope), str(status[0])).observe(
+                perf_counter() - started)
+
+    @staticmethod
+    def _template(scope) -> str:  # noqa: ANN001
+        """The matched route's full path template (``/api/v1/leads/{lead_id}``): label values
+        stay bounded whatever the ids in the URL. A route of an included router knows only
+        its own part of the path; the prefix is what precedes it in the request path."""
+        route = scope.get("route")
+        template = getattr(route, "path", None)
+        if not template:
+            return "static" if scope["path"].startswith("/static") else "unmatched"
+        if ":path}" in template:
+            return template
+        own = template.strip("/").split("/") if template.strip("/") else []
+        parts = scope["path"].strip("/").split("/")
+        prefix = parts[: max(len(parts) - len(own), 0)]
+        return "/" + "/".join([*prefix, *own]) if prefix or own else "/"

@@ -19,13 +19,15 @@ from leadrank.jobs.service import create_job
 from leadrank.models import Job, ModelVersion
 from leadrank.models.base import utcnow
 from leadrank.scoring.repository import ScoringRepository
+from leadrank.similarity import coldstart
 
 log = logging.getLogger("leadrank.scoring")
 
-# A learned model needs both classes in numbers that make cross-validation meaningful.
-# Below this the workspace is scored cold-start (ICP fit + engagement), see similarity/.
-MIN_CONVERTED = 30
-MIN_LOST = 30
+# A learned model needs enough closed outcomes of both classes; below that the workspace is
+# scored cold-start (ICP fit + engagement). The thresholds and the learning curves behind
+# them are in similarity/coldstart.py.
+MIN_OUTCOMES = coldstart.MIN_OUTCOMES_FOR_MODEL
+MIN_PER_CLASS = coldstart.MIN_PER_CLASS_FOR_MODEL
 # A retrained model whose holdout ROC AUC is this much worse than the active one's is kept
 # but not activated: the user decides.
 ACTIVATION_TOLERANCE = 0.005
@@ -105,10 +107,11 @@ def request_retrain(session: Session, workspace_id: uuid.UUID, *, include_column
 
 def check_enough_outcomes(counts: dict[str, int]) -> None:
     converted, lost = counts.get("converted", 0), counts.get("lost", 0)
-    if converted < MIN_CONVERTED or lost < MIN_LOST:
+    if not coldstart.should_use_model(converted, lost):
         raise InvalidInput(
-            f"training needs at least {MIN_CONVERTED} converted and {MIN_LOST} lost leads; this workspace has "
-            f"{converted} converted and {lost} lost. Until then leads get cold-start scores (ICP fit + engagement)."
+            f"training needs at least {MIN_OUTCOMES} closed leads with {MIN_PER_CLASS} converted and "
+            f"{MIN_PER_CLASS} lost; this workspace has {converted} converted and {lost} lost. Until then leads "
+            "get cold-start scores (ICP fit + engagement), labelled as such."
         )
 
 
@@ -125,6 +128,9 @@ def schedule_after_upload(session: Session, workspace_id: uuid.UUID, *, kind: st
     engagement, so an activity upload rescores the workspace)."""
     if kind == "leads" and lead_count == 0:
         return None
+    if kind == "leads":
+        # Embeddings feed "similar leads" search; a slow or failing provider only delays them.
+        create_job(session, workspace_id, "similarity.embed", {"upload_job_id": str(upload_job_id)})
     return create_job(session, workspace_id, "scoring.score",
                       {"upload_job_id": str(upload_job_id), "only_upload": kind == "leads"})
 

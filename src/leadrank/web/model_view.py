@@ -185,8 +185,9 @@ class ReportView:
             v = self.get(key)
             if v is not None:
                 points[frac] = v
-        if len(points) > 1:
-            points.setdefault(1.0, 1.0)
+        if len(points) == 1:
+            return []  # nothing measured: no curve rather than a made-up one
+        points.setdefault(1.0, 1.0)
         return sorted(points.items())
 
     def calibration(self) -> list[dict[str, float]]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 13:16:44.232905
+Create Date: 2026-12-01 13:33:05.560296
 """
 
 from alembic import op
@@ -55,6 +55,20 @@ def upgrade() -> None:
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_keys_prefix'), ['prefix'], unique=False)
         batch_op.create_index(batch_op.f('ix_api_keys_workspace_id'), ['workspace_id'], unique=False)
+
+    op.create_table('icps',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('definition', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('is_primary', sa.Boolean(), nullable=False),
+    sa.Column('created_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_icps_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_icps'))
+    )
+    with op.batch_alter_table('icps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_icps_workspace_id'), ['workspace_id'], unique=False)
 
     op.create_table('jobs',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -346,6 +360,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_jobs_status'))
 
     op.drop_table('jobs')
+    with op.batch_alter_table('icps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_icps_workspace_id'))
+
+    op.drop_table('icps')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_workspace_id'))
         batch_op.drop_index(batch_op.f('ix_api_keys_prefix'))

@@ -61,9 +61,12 @@
 
   // Jobs: poll the job's JSON and move the progress bar; reload when it is finished.
   var fmt = function (n) { return Number(n || 0).toLocaleString("en-US"); };
+  var leaving = false;  // the user clicked away: never reload over their navigation
+  window.addEventListener("beforeunload", function () { leaving = true; });
   var poll = function (jobId, onUpdate) {
     var delay = 600;
     var tick = function () {
+      if (leaving) return;
       fetch("/api/v1/jobs/" + encodeURIComponent(jobId), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
         .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
         .then(function (job) {

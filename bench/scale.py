@@ -1,0 +1,404 @@
+"""The PostgreSQL + Redis deployment at scale: upload → scored with 1 and 2 queue workers, and
+the prioritized list's latency under 20 concurrent clients.
+
+    python bench/scale.py                              # 1,000,000 leads
+    python bench/scale.py --n 100000 --workers 1,2
+    python bench/scale.py --n 50000 --list-n 1000000   # list latency on 1M leads (see below)
+
+Runs in a scratch PostgreSQL database that it creates and drops (``--pg``), on the Redis at
+``--redis`` (its own queue name). A model is trained first (untimed) on 20,000 generated
+leads with outcomes and activities; then for each worker count a fresh workspace gets that
+model and the N generated open leads are uploaded as a CSV through the real upload job;
+the timer runs from the upload's commit until the follow-up scoring job (scores *and* the
+top-5 reasons of every lead, written together) is done. ``leadrank worker`` processes run as
+subprocesses; their peak RSS is read from /proc (VmHWM).
+
+The list is then queried through a real ``leadrank serve`` (uvicorn, 2 processes) with httpx
+from 20 concurrent clients, a bounded number of requests per query shape. ``--list-n M``
+first pads the measured workspace to M leads with rows written by ``COPY`` (scores drawn
+uniformly, so that the list can be measured at a million leads when scoring a million would
+take too long here); the printout says when it did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LEADRANK = str(Path(sys.executable).with_name("leadrank"))
+
+
+class Hold:
+    def submit(self, job_id: uuid.UUID) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+def scratch_db(server: str) -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+
+    name = f"leadrank_scale_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return server.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def upload_sync(workspace_id: uuid.UUID, path: Path, kind: str) -> None:
+    from leadrank.db import session_scope
+    from leadrank.ingest.service import start_upload
+    from leadrank.jobs.service import run_job
+
+    with session_scope() as session:
+        job = start_upload(session, workspace_id, path, filename=path.name, kind=kind)
+        session.info.pop("leadrank_jobs_to_enqueue", None)
+        job_id = job.id
+    assert run_job(job_id) == "done"
+
+
+def train_model(tmp: Path):  # noqa: ANN201
+    from leadrank.db import session_scope
+    from leadrank.demo.generator import generate_activities, generate_leads
+    from leadrank.models import Job
+    from leadrank.scoring.service import train_version
+    from leadrank.workspaces.service import create_workspace
+    from sqlalchemy import delete
+
+    with session_scope() as session:
+        ws = create_workspace(session, "model source").id
+    leads = generate_leads(20_000, seed=21, with_outcomes=0.8)
+    acts = generate_activities(leads, seed=21)
+    lp, ap = tmp / "train-leads.csv", tmp / "train-acts.csv"
+    leads.drop(columns=[c for c in leads.columns if c.startswith("_")]).to_csv(lp, index=False)
+    acts.rename(columns={"external_id": "lead_external_id", "email": "lead_email"}).to_csv(ap, index=False)
+    upload_sync(ws, lp, "leads")
+    upload_sync(ws, ap, "activities")
+    with session_scope() as session:
+        version, _ = train_version(session, ws)
+        session.execute(delete(Job).where(Job.status == "queued"))
+        return {"algorithm": version.algorithm, "artefact": version.artefact, "report": version.report,
+                "features": version.features, "params": version.params, "roc_auc": version.report.get("roc_auc")}
+
+
+def workspace_with_model(model: dict, name: str) -> tuple[uuid.UUID, str]:
+    from leadrank.auth.apikeys import create_api_key
+    from leadrank.db import session_scope
+    from leadrank.models import ModelVersion, Workspace
+    from leadrank.models.base import utcnow
+    from leadrank.workspaces.service import create_workspace
+
+    with session_scope() as session:
+        ws = create_workspace(session, name)
+        version = ModelVersion(workspace_id=ws.id, version=1, status="active", algorithm=model["algorithm"],
+                               params=model["params"] or {}, report=model["report"], features=model["features"],
+                               artefact=model["artefact"], data_summary={}, activated_at=utcnow())
+        session.add(version)
+        session.flush()
+        session.get(Workspace, ws.id).active_model_version_id = version.id
+        _, key = create_api_key(session, ws.id, name="bench")
+        return ws.id, key
+
+
+def peak_rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def start_workers(n: int, env: dict, log_dir: Path) -> list[subprocess.Popen]:
+    procs = []
+    for i in range(n):
+        log = (log_dir / f"worker-{n}-{i}.log").open("w")
+        procs.append(subprocess.Popen([LEADRANK, "worker", "--threads", "1"], env=env, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True))
+    deadline = time.monotonic() + 120
+    for i in range(n):
+        path = log_dir / f"worker-{n}-{i}.log"
+        while "worker started" not in path.read_text(errors="replace"):
+            if time.monotonic() > deadline or procs[i].poll() is not None:
+                raise SystemExit(f"worker did not start:\n{path.read_text()[-3000:]}")
+            time.sleep(0.2)
+    return procs
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, env: dict, log_dir: Path) -> dict:
+    from leadrank.db import session_scope
+    from leadrank.ingest.service import start_upload
+    from leadrank.jobs.distributed import RedisRunner
+    from leadrank.jobs.runner import set_runner
+    from leadrank.models import Job, Lead
+    from sqlalchemy import func, select
+
+    ws, key = workspace_with_model(model, f"scale {n_workers} workers")
+    procs = start_workers(n_workers, env, log_dir)
+    try:
+        set_runner(RedisRunner(env["LEADRANK_QUEUE_URL"]))
+        started = time.perf_counter()
+        with session_scope() as session:
+            upload_id = start_upload(session, ws, csv_path, filename=csv_path.name).id
+        uploaded = scored = None
+        score_job = None
+        while scored is None:
+            time.sleep(0.5)
+            with session_scope() as session:
+                up = session.get(Job, upload_id)
+                if up.status == "failed":
+                    raise SystemExit(f"upload failed: {up.error}")
+                if up.status == "done" and uploaded is None:
+                    uploaded = time.perf_counter() - started
+                if uploaded is not None and score_job is None:
+                    score_job = session.scalars(select(Job).where(Job.workspace_id == ws, Job.kind == "scoring.score")
+                                                ).first()
+                if score_job is not None:
+                    job = session.get(Job, score_job.id)
+                    if job.status in ("done", "failed"):
+                        scored = time.perf_counter() - started
+                        if job.status == "failed":
+                            raise SystemExit(f"scoring failed: {job.error}")
+        with session_scope() as session:
+            with_reasons = session.scalar(select(func.count()).select_from(Lead).where(
+                Lead.workspace_id == ws, Lead.explanation.is_not(None), Lead.score.is_not(None)))
+        rss = [peak_rss_mib(p.pid) for p in procs]
+    finally:
+        set_runner(Hold())
+        stop(procs)
+    return {"workers": n_workers, "uploaded_s": uploaded, "scored_s": scored, "with_reasons": with_reasons,
+            "rss": rss, "workspace_id": ws, "api_key": key, "n": n}
+
+
+def pad_workspace(ws: uuid.UUID, target: int) -> int:
+    """Add COPY-written leads with uniform scores until the workspace holds ``target``."""
+    from leadrank.bulk import bulk_insert
+    from leadrank.db import session_scope
+    from leadrank.demo.generator import generate_leads
+    from leadrank.models import Lead
+    from leadrank.models.base import utcnow
+    from sqlalchemy import func, select, text
+
+    with session_scope() as session:
+        have = session.scalar(select(func.count()).select_from(Lead).where(Lead.workspace_id == ws))
+    missing = target - have
+    rng = random.Random(5)
+    now = utcnow()
+    done = 0
+    while done < missing:
+        size = min(100_000, missing - done)
+        frame = generate_leads(size, seed=1000 + done, with_outcomes=0.0)
+        rows = []
+        for rec in frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_dict("records"):
+            score = round(rng.random() * 100, 4)
+            rows.append({
+                "id": uuid.uuid4(), "workspace_id": ws, "dedupe_key": f"pad:{done}:{len(rows)}", "content_hash": "x",
+                "email": rec.get("email"), "company_name": rec.get("company_name"), "job_title": rec.get("job_title"),
+                "industry": rec.get("industry"), "company_size": int(rec["company_size"]) if rec.get("company_size")
+                == rec.get("company_size") and rec.get("company_size") is not None else None,
+                "lead_source": rec.get("lead_source"), "country": rec.get("country"), "custom": {}, "consent": {},
+                "outcome": "open", "score": score, "sort_score": score, "conversion_probability": score / 100,
+                "grade": "A" if score > 90 else "B" if score > 70 else "C" if score > 40 else "D",
+                "score_kind": "model", "created_at": now, "updated_at": now,
+            })
+        with session_scope() as session:
+            bulk_insert(session, Lead.__table__, rows)
+        done += size
+    with session_scope() as session:
+        session.execute(text("ANALYZE leads"))
+    return missing
+
+
+QUERIES = {
+    "no filter": "",
+    "industry + size": "industry=Software&company_size_min=50&company_size_max=1000",
+    "grade + source": "grade=A&lead_source=Webinar",
+    "job title contains": "job_title=vp",
+    "min score + created": "min_score=60&created_from=2020-01-01T00:00:00Z",
+}
+
+
+async def measure_list(base: str, key: str, requests: int, clients: int) -> dict[str, tuple[float, float, int]]:
+    import httpx
+
+    out = {}
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        for label, query in QUERIES.items():
+            url = "/api/v1/leads/prioritized?limit=50" + (f"&{query}" if query else "")
+            r = await client.get(url)
+            r.raise_for_status()
+            returned = len(r.json()["leads"])
+            latencies: list[float] = []
+            queue = list(range(requests))
+
+            async def one_client() -> None:
+                while queue:
+                    queue.pop()
+                    t = time.perf_counter()
+                    resp = await client.get(url)
+                    latencies.append(time.perf_counter() - t)
+                    resp.raise_for_status()
+
+            await asyncio.gather(*(one_client() for _ in range(clients)))
+            latencies.sort()
+            out[label] = (statistics.median(latencies) * 1000, latencies[int(0.95 * (len(latencies) - 1))] * 1000,
+                          returned)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def explain(ws: uuid.UUID) -> None:
+    from leadrank.db import session_scope
+    from leadrank.leads.filters import LeadFilters, LeadSort
+    from leadrank.leads.repository import LeadRepository
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+
+    cases = {"no filter": LeadFilters(), "industry + size": LeadFilters(industry=["Software"], company_size_min=50,
+                                                                          company_size_max=1000),
+             "job title contains": LeadFilters(job_title="vp")}
+    with session_scope() as session:
+        repo = LeadRepository(session)
+        from leadrank.models import Lead
+        from sqlalchemy import select
+
+        for label, f in cases.items():
+            stmt = repo._filtered(select(Lead.id), ws, f).order_by(Lead.sort_score.desc(), Lead.id.desc()).limit(51)
+            sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = session.execute(text("EXPLAIN (ANALYZE, BUFFERS off) " + sql)).scalars().all()
+            print(f"  EXPLAIN {label}: " + " | ".join(p.strip() for p in plan if "Scan" in p or "Execution" in p))
+        del LeadSort
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--workers", default="1,2", help="worker counts to time, e.g. 1,2")
+    parser.add_argument("--list-n", type=int, default=0, help="pad the list workspace to this many leads")
+    parser.add_argument("--requests", type=int, default=400, help="requests per list query shape")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--pg", default=os.environ.get("LEADRANK_BENCH_PG_URL", PG_DEFAULT))
+    parser.add_argument("--redis", default=os.environ.get("LEADRANK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
+    args = parser.parse_args()
+
+    url, drop = scratch_db(args.pg)
+    tmp = Path(tempfile.mkdtemp(prefix="leadrank-scale-"))
+    env = {**os.environ, "DATABASE_URL": url, "LEADRANK_DATA_DIR": str(tmp / "data"), "LEADRANK_ENV": "production",
+           "LEADRANK_SECRET_KEY": uuid.uuid4().hex, "LEADRANK_QUEUE_URL": args.redis,
+           "LEADRANK_QUEUE_NAME": f"leadrank-scale-{uuid.uuid4().hex[:8]}", "LEADRANK_LOG_FORMAT": "json"}
+    os.environ.update(env)
+    server = None
+    try:
+        from leadrank.jobs.runner import set_runner
+        from leadrank.migrate import upgrade
+
+        set_runner(Hold())
+        upgrade()
+        t = time.perf_counter()
+        model = train_model(tmp)
+        print(f"model: {model['algorithm']} trained on 20,000 leads in {time.perf_counter() - t:.0f}s "
+              f"(holdout ROC AUC {model['roc_auc']:.3f})")
+        from leadrank.demo.generator import generate_leads
+
+        frame = generate_leads(args.n, seed=77, with_outcomes=0.0)
+        csv_path = tmp / "leads.csv"
+        frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_csv(csv_path, index=False)
+        del frame
+        print(f"{args.n:,} open leads to upload ({csv_path.stat().st_size / 2**20:.0f} MiB CSV); "
+              f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs")
+        runs = []
+        for k in (int(x) for x in args.workers.split(",")):
+            run = run_upload_and_score(k, model, csv_path, args.n, env, tmp)
+            runs.append(run)
+            print(f"{k} worker(s): uploaded in {run['uploaded_s']:.1f}s, all {args.n:,} scored with reasons "
+                  f"in {run['scored_s']:.1f}s ({args.n / run['scored_s']:,.0f} leads/s end to end; "
+                  f"{run['with_reasons']:,} leads have score + reasons); peak RSS per worker: "
+                  + ", ".join(f"{r:.0f} MiB" for r in run["rss"]))
+        last = runs[-1]
+        list_n = args.n
+        if args.list_n > args.n:
+            added = pad_workspace(last["workspace_id"], args.list_n)
+            list_n = args.list_n
+            print(f"list workspace padded with {added:,} COPY-written leads (uniform scores) to {list_n:,}")
+        else:
+            from leadrank.db import session_scope
+            from sqlalchemy import text
+
+            with session_scope() as session:
+                session.execute(text("ANALYZE leads"))
+        if args.explain:
+            explain(last["workspace_id"])
+        port = free_port()
+        server = subprocess.Popen([LEADRANK, "serve", "--port", str(port), "--workers", "2"], env=env,
+                                  stdout=(tmp / "serve.log").open("w"), stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        import httpx
+
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start:\n" + (tmp / "serve.log").read_text()[-3000:])
+            time.sleep(0.3)
+        results = asyncio.run(measure_list(f"http://127.0.0.1:{port}", last["api_key"], args.requests, args.clients))
+        print(f"GET /api/v1/leads/prioritized on {list_n:,} leads, {args.clients} concurrent clients, "
+              f"{args.requests} requests per shape, uvicorn 2 processes:")
+        for label, (p50, p95, returned) in results.items():
+            print(f"  {label:<22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({returned} leads on the page)")
+    finally:
+        if server is not None:
+            stop([server])
+        from leadrank.db import reset_caches
+
+        reset_caches()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
