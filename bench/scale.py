@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import signal
@@ -290,7 +289,7 @@ def free_port() -> int:
 
 def explain(ws: uuid.UUID) -> None:
     from leadrank.db import session_scope
-    from leadrank.leads.filters import LeadFilters, LeadSort
+    from leadrank.leads.filters import LeadFilters
     from leadrank.leads.repository import LeadRepository
     from sqlalchemy import text
     from sqlalchemy.dialects import postgresql
@@ -308,7 +307,6 @@ def explain(ws: uuid.UUID) -> None:
             sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             plan = session.execute(text("EXPLAIN (ANALYZE, BUFFERS off) " + sql)).scalars().all()
             print(f"  EXPLAIN {label}: " + " | ".join(p.strip() for p in plan if "Scan" in p or "Execution" in p))
-        del LeadSort
 
 
 def main() -> None:

@@ -28,10 +28,21 @@ def _sqlite_rows(table: Table, columns: Sequence[str], rows: Sequence[dict], dia
     return out
 
 
-def _copy_value(value: object) -> object:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _json_columns(table: Table, columns: Sequence[str]) -> list[int]:
+    """Positions of the columns stored as JSON (their dicts/lists are dumped for COPY)."""
+    out = []
+    for i, name in enumerate(columns):
+        try:
+            python_type = table.c[name].type.python_type
+        except NotImplementedError:
+            python_type = None
+        if python_type in (dict, list) or type(table.c[name].type).__name__.upper().startswith("JSON"):
+            out.append(i)
+    return out
 
 
 def _raw_connection(session: Session):  # noqa: ANN202
@@ -46,9 +57,18 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict], columns: S
     if dialect.name == "postgresql":
         conn = _raw_connection(session)
         col_sql = ", ".join(f'"{c}"' for c in columns)
+        json_cols = _json_columns(table, columns)
         with conn.cursor() as cur, cur.copy(f'COPY "{table.name}" ({col_sql}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([_copy_value(row.get(c)) for c in columns])
+            if not json_cols:
+                for row in rows:
+                    copy.write_row([row.get(c) for c in columns])
+            else:  # only JSON columns need converting (once per value, not an isinstance per cell)
+                for row in rows:
+                    values = [row.get(c) for c in columns]
+                    for i in json_cols:
+                        if values[i] is not None:
+                            values[i] = _dumps(values[i])
+                    copy.write_row(values)
         return
     values = _sqlite_rows(table, columns, rows, dialect)
     placeholders = ", ".join("?" for _ in columns)
@@ -70,9 +90,14 @@ def bulk_update(session: Session, table: Table, rows: Sequence[dict], columns: S
         with conn.cursor() as cur:
             cur.execute(f'CREATE TEMP TABLE "{temp}" ON COMMIT DROP AS '
                         f'SELECT {", ".join(chr(34) + c + chr(34) for c in all_cols)} FROM "{table.name}" LIMIT 0')
+            json_cols = _json_columns(table, all_cols)
             with cur.copy(f'COPY "{temp}" ({", ".join(chr(34) + c + chr(34) for c in all_cols)}) FROM STDIN') as copy:
                 for row in rows:
-                    copy.write_row([_copy_value(row.get(c)) for c in all_cols])
+                    values = [row.get(c) for c in all_cols]
+                    for i in json_cols:
+                        if values[i] is not None:
+                            values[i] = _dumps(values[i])
+                    copy.write_row(values)
             sets = ", ".join(f'"{c}" = t."{c}"' for c in columns)
             cur.execute(f'UPDATE "{table.name}" AS x SET {sets} FROM "{temp}" AS t WHERE x."{key}" = t."{key}"')
             cur.execute(f'DROP TABLE "{temp}"')

@@ -141,7 +141,7 @@ def test_weight_zero_and_doubling_through_the_scoring_path(client, tenant):
 
 
 def test_override_is_kept_apart_survives_rescoring_and_retraining_and_labels_training(client, tenant):
-    load_demo(client, tenant, n=800, seed=9)
+    load_demo(client, tenant)
     _retrain(client, tenant)
     leads = _all_leads(client, tenant)
     target = next(x for x in leads if x["lead_data"]["outcome"] == "open")

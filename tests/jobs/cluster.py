@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 
 REDIS_URL = os.environ.get("LEADRANK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-# How this machine's Redis is (re)started; see the crash test that stops it.
+# How this machine's Redis is (re)started after the crash test that stops it: as the
+# development machines and scripts/ensure-services.sh start it (no persistence).
+_REDIS_DIR = "/var/lib/redis" if os.access("/var/lib/redis", os.W_OK) else "/tmp/leadrank-redis"
+_REDIS_LOG = "/var/log/redis/ci.log" if os.access("/var/log/redis", os.W_OK) else f"{_REDIS_DIR}/redis.log"
 REDIS_START = os.environ.get(
     "LEADRANK_TEST_REDIS_START",
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
-    "--dir /var/lib/redis --logfile /var/log/redis/ci.log",
+    f'mkdir -p {_REDIS_DIR} && redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+    f"--appendonly no --dir {_REDIS_DIR} --logfile {_REDIS_LOG}",
 )
 
 

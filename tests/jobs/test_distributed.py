@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,7 +83,9 @@ def _seed_trained_workspace(data_dir: Path) -> uuid.UUID:
     _upload(workspace_id, leads_csv, "leads")
     _upload(workspace_id, acts_csv, "activities")
     # The real trainer, with a short tuning budget so the module sets up quickly.
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
+        # The model's numerics are tested in tests/ml; here it only has to exist.
+        warnings.simplefilter("ignore", RuntimeWarning)
         mp.setattr(ml_model, "train", functools.partial(ml_model.train, time_budget_s=4.0))
         with session_scope() as session:
             _, activated = train_version(session, workspace_id)
@@ -397,3 +400,29 @@ def test_jobs_are_enqueued_only_after_their_transaction_commits(cluster: Cluster
     finally:
         set_runner(RedisRunner(REDIS_URL))
     assert _wait_finished(cluster, job_id).status == "done"  # a worker ran it
+
+
+def test_uploads_run_on_the_workers_and_a_re_upload_changes_nothing(cluster: Cluster, workers: Workers, tmp_path):
+    from leadrank.db import session_scope
+    from leadrank.ingest.service import save_upload, start_upload
+    from leadrank.workspaces.service import create_workspace
+
+    with session_scope() as session:
+        workspace_id = create_workspace(session, "Uploads on workers").id
+    lines = ["Email,Company,Employees"] + [f"u{i}@firm{i}.com,Firm {i},{'lots' if i % 50 == 0 else 10 + i}"
+                                          for i in range(300)]
+    source = tmp_path / "leads.csv"
+    source.write_text("\n".join(lines) + "\n")
+
+    def upload() -> uuid.UUID:
+        with source.open("rb") as fh:
+            stored = save_upload(fh, source.name)  # the shared data directory
+        with session_scope() as session:
+            return start_upload(session, workspace_id, stored, filename=source.name).id
+
+    first = _wait_finished(cluster, upload())
+    assert first.status == "done", first.error
+    assert first.result["created"] == 294 and first.result["rejected"] == 6
+    assert workers.events(str(first.id), "job finished")  # a worker process ran it
+    again = _wait_finished(cluster, upload())
+    assert again.status == "done" and again.result["created"] == 0 and again.result["unchanged"] == 294

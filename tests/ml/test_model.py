@@ -36,9 +36,13 @@ def test_learns_the_true_drivers_not_the_noise(demo_model):
     for driver in ("job_title", "engagement", "custom.budget_confirmed", "company_size"):
         assert driver in imp
     top = sorted(imp, key=imp.get, reverse=True)[:8]
-    assert "job_title" in top and "custom.budget_confirmed" in top
+    assert "job_title" in top and "custom.budget_confirmed" in top and "engagement" in top
+    # noise columns get some weight from sampling noise (a dozen one-hot levels on ~5k rows), but
+    # every one of them ranks below each of the strongest true drivers
     for noise in ("custom.favourite_color", "custom.lead_owner_initials"):
-        assert imp.get(noise, 0.0) < 0.25 * imp["job_title"]
+        for driver in ("job_title", "engagement", "custom.budget_confirmed", "lead_source"):
+            assert imp.get(noise, 0.0) < imp[driver], (noise, driver)
+        assert imp.get(noise, 0.0) < 0.35 * imp["job_title"]
 
 
 def test_holdout_is_newer_than_training_and_never_training_rows(demo_model, demo_data):

@@ -69,8 +69,10 @@ def test_train_score_explain_retrain_rollback(client, tenant):
 
     features = client.get("/api/v1/model/features", headers=tenant.headers).json()["features"]
     assert features and all(f["importance"] >= 0 for f in features)
-    names = [f["name"] for f in features]
-    assert names.index("custom.favourite_color") > 5 if "custom.favourite_color" in names else True
+    importance = {f["name"]: f["importance"] for f in features}
+    # The generator's true drivers (engagement, title) outweigh its pure-noise column.
+    assert max(importance.get("engagement", 0), importance.get("job_title", 0)) > \
+        3 * importance.get("custom.favourite_color", 0)
 
     page = client.get("/api/v1/leads/prioritized?limit=50", headers=tenant.headers).json()["leads"]
     scores = [x["score"] for x in page]

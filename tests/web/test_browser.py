@@ -10,6 +10,7 @@ import re
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web.conftest import LiveServer, WebUser, make_user, screenshot
 from tests.web.data import BAD_ROWS, LeadFile, messy_leads
@@ -196,10 +197,10 @@ def test_retrain_then_read_reasons_and_export_top_20(page, live_server: LiveServ
     page.goto("/model")
     page.get_by_role("button", name=re.compile("Train the first model|Retrain now")).click()
     page.wait_for_url(re.compile(r".*/model\?job=.*"))
-    assert page.get_by_role("heading", name="Training a new version").is_visible()
+    expect(page.get_by_role("heading", name="Training a new version")).to_be_visible()
     # The page polls the training job, then the rescoring that follows it, reloading itself.
     wait_for_jobs_on_page(page)
-    assert page.get_by_role("heading", name=re.compile(r"Version 1 · ")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"Version 1 · "))).to_be_visible()
     assert page.locator("[data-versions] tbody tr").count() == 1
     sentences = page.locator("[data-sentences]").inner_text()
     assert re.search(r"The top 20% of leads hold \d+% of conversions", sentences)

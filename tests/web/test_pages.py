@@ -454,10 +454,34 @@ def test_lead_page_explains_the_score_in_a_chart_and_sentences_that_add_up(clien
     assert "vp@a.com" in text and "SOFTWARE" not in text  # every field, as stored
 
 
-def test_similar_page_says_when_the_similarity_engine_is_missing(client, web_user, scored) -> None:  # noqa: ANN001
+def test_more_like_this_lists_the_engines_neighbours(client, web_user, scored, monkeypatch) -> None:  # noqa: ANN001
+    from leadrank.similarity import service as similarity
+
+    vp, cto, mgr = scored["vp@a.com"], scored["cto@b.com"], scored["mgr@c.com"]
+    calls = []
+
+    def fake_similar(session, workspace_id, to, k=10):  # noqa: ANN001, ANN202 - the engine's documented shape
+        calls.append((workspace_id, to, k))
+        return {"to": to, "kind": "lead", "results": [{"lead_id": str(cto), "similarity": 0.91},
+                                                       {"lead_id": str(mgr), "similarity": 0.42}]}
+
+    monkeypatch.setattr(similarity, "similar_leads", fake_similar)
     sign_in(client, web_user)
-    r = client.get(f"/leads/similar?to={scored['vp@a.com']}", headers=HTML)
-    assert r.status_code == 200 and "Leads like Vp Doe" in texts(r.text)
+    r = client.get(f"/leads/similar?to={vp}", headers=HTML)
+    assert r.status_code == 200 and calls == [(web_user.workspace_id, str(vp), 20)]
+    rows = re.findall(r'<tr><td><a class="lead-link" href="/leads/([0-9a-f-]{36})"', r.text)
+    assert rows == [str(cto), str(mgr)]
+    text = texts(r.text)
+    assert "Leads like Vp Doe" in text and "91%" in text and "42%" in text
+
+    def refusing(session, workspace_id, to, k=10):  # noqa: ANN001, ANN202
+        from leadrank.errors import InvalidInput
+
+        raise InvalidInput("this lead has no profile text (title, company, industry…) to compare")
+
+    monkeypatch.setattr(similarity, "similar_leads", refusing)
+    text = texts(client.get(f"/leads/similar?to={vp}", headers=HTML).text)
+    assert "this lead has no profile text" in text
 
 
 def test_explanation_points_are_rounded_so_they_still_add_up() -> None:

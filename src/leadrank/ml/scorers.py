@@ -57,7 +57,7 @@ class LinearScorer:
         self.scale_ = np.where(sd > 1e-12, sd, 1.0)
         Z = self._standardise(raw)
         self.zbar_ = Z.mean(axis=0)
-        model = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=100, tol=1e-6)
+        model = LogisticRegression(C=self.C, solver="lbfgs", max_iter=400, tol=1e-5)
         model.fit(Z, y)
         self.coef_ = model.coef_.ravel().astype(np.float64)
         self.intercept_ = float(model.intercept_[0])

@@ -20,6 +20,7 @@ from leadrank.models import Job, ModelVersion
 from leadrank.models.base import utcnow
 from leadrank.scoring.repository import ScoringRepository
 from leadrank.similarity import coldstart
+from leadrank.similarity import service as similarity
 
 log = logging.getLogger("leadrank.scoring")
 
@@ -151,9 +152,15 @@ def train_version(session: Session, workspace_id: uuid.UUID, *, include_columns:
     leads, override_labels = customize_hooks.with_override_labels(
         session, workspace_id, leads, lambda ids: repo.load_leads(workspace_id, lead_ids=ids))
     activities = repo.load_activities(workspace_id, lead_ids=[uuid.UUID(i) for i in leads["lead_id"]])
+    leads = similarity.with_icp_feature(session, workspace_id, leads)
     started = utcnow()
     trained = train(leads, activities, as_of=as_of, include_columns=tuple(include_columns or ()))
     report = dict(trained.report)
+    try:
+        report["cold_start_comparison"] = similarity.cold_start_on_holdout(session, workspace_id, leads,
+                                                                           activities, report)
+    except Exception:  # noqa: BLE001 - the comparison informs; it must not sink a training run
+        log.warning("could not compare with the cold-start score", exc_info=True)
     version = ModelVersion(
         workspace_id=workspace_id, version=repo.next_version_number(workspace_id), status="ready",
         algorithm=trained.algorithm, params=getattr(trained, "params", {}) or {}, report=report,
@@ -173,9 +180,15 @@ def train_version(session: Session, workspace_id: uuid.UUID, *, include_columns:
         log.warning("could not store the holdout of model version %s", version.id, exc_info=True)
     current = active_version(session, workspace_id)
     activated = False
+    comparison = report.get("cold_start_comparison") or {}
     if current is None or _not_worse(report, current.report):
+        # The first model is activated (the product promise); the report says plainly when
+        # the cold-start score did better on the same holdout, so nobody is misled.
         _activate(session, workspace_id, version)
         activated = True
+        if comparison and not comparison.get("model_beats_cold_start"):
+            version.note = ("on the holdout the cold-start score did better than this model: "
+                            f"{comparison['summary']} More outcomes usually fix this; retrain later.")
     else:
         version.note = (f"not activated: holdout ROC AUC {report.get('roc_auc', 0):.3f} is below the active "
                         f"version {current.version}'s {current.report.get('roc_auc', 0):.3f}; activate it by hand "
@@ -238,6 +251,8 @@ def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.U
     if leads.empty:
         return 0
     activities = repo.load_activities(workspace_id, lead_ids=lead_ids)
+    if version is not None:
+        leads = similarity.with_icp_feature(session, workspace_id, leads)
     now = as_of or utcnow()
     bands = grade_bands(session, workspace_id)
     if version is None:

@@ -132,29 +132,29 @@ def similar(request: Request, web: WebDep, to: uuid.UUID) -> Response:
 
 
 def _similar_leads(web: WebContext, lead_id: uuid.UUID) -> tuple[list, bool, str | None]:
-    """Ask the similarity engine, when it is installed, for the nearest leads."""
+    """Ask the similarity engine, when it is installed, for the nearest leads:
+    ``similarity.service.similar_leads(session, workspace_id, to, k) -> {"results": [...]}``."""
     try:
         from leadrank.similarity import service as similarity
     except ImportError:
         return [], False, None
-    finder = getattr(similarity, "similar_to_lead", None) or getattr(similarity, "similar_leads", None)
+    finder = getattr(similarity, "similar_leads", None)
     if finder is None:
         return [], False, None
     try:
-        found = finder(web.db, web.workspace_id, lead_id, limit=20)
+        found = finder(web.db, web.workspace_id, str(lead_id), k=20)
     except InvalidInput as exc:
         return [], True, exc.message
-    out = []
-    for item in found or []:
-        if isinstance(item, dict):
-            lead = item.get("lead")
-            if lead is None and item.get("lead_id"):
-                lead = LeadRepository(web.db).get(web.workspace_id, uuid.UUID(str(item["lead_id"])))
-            sim = item.get("similarity", item.get("score"))
-        else:
-            lead, sim = (item if isinstance(item, tuple) else (item, None))
-        if lead is not None and getattr(lead, "id", None) != lead_id:
-            out.append({"lead": lead, "similarity": sim})
+    hits = [h for h in (found or {}).get("results", []) if isinstance(h, dict) and h.get("lead_id")]
+    ids = []
+    for h in hits:
+        try:
+            ids.append(uuid.UUID(str(h["lead_id"])))
+        except ValueError:
+            continue
+    by_id = {lead.id: lead for lead in LeadRepository(web.db).get_many(web.workspace_id, ids)}
+    out = [{"lead": by_id[i], "similarity": h.get("similarity")} for i, h in zip(ids, hits, strict=False)
+           if i in by_id and i != lead_id]
     return out, True, None
 
 
