@@ -7,7 +7,7 @@ the prioritized list's latency under 20 concurrent clients.
 
 Runs in a scratch PostgreSQL database that it creates and drops (``--pg``), on the Redis at
 ``--redis`` (its own queue name). A model is trained first (untimed) on 20,000 generated
-leads with outcomes and activities; then for each worker count a fresh workspace gets that
+leads (``--train-n``) with outcomes and activities; then for each worker count a fresh workspace gets that
 model and the N generated open leads are uploaded as a CSV through the real upload job;
 the timer runs from the upload's commit until the follow-up scoring job (scores *and* the
 top-5 reasons of every lead, written together) is done. ``leadrank worker`` processes run as
@@ -79,7 +79,7 @@ def upload_sync(workspace_id: uuid.UUID, path: Path, kind: str) -> None:
     assert run_job(job_id) == "done"
 
 
-def train_model(tmp: Path):  # noqa: ANN201
+def train_model(tmp: Path, n: int = 20_000):  # noqa: ANN201
     from leadrank.db import session_scope
     from leadrank.demo.generator import generate_activities, generate_leads
     from leadrank.models import Job
@@ -89,7 +89,7 @@ def train_model(tmp: Path):  # noqa: ANN201
 
     with session_scope() as session:
         ws = create_workspace(session, "model source").id
-    leads = generate_leads(20_000, seed=21, with_outcomes=0.8)
+    leads = generate_leads(n, seed=21, with_outcomes=0.8)
     acts = generate_activities(leads, seed=21)
     lp, ap = tmp / "train-leads.csv", tmp / "train-acts.csv"
     leads.drop(columns=[c for c in leads.columns if c.startswith("_")]).to_csv(lp, index=False)
@@ -313,6 +313,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--workers", default="1,2", help="worker counts to time, e.g. 1,2")
+    parser.add_argument("--train-n", type=int, default=20_000, help="leads the model is trained on (untimed)")
     parser.add_argument("--list-n", type=int, default=0, help="pad the list workspace to this many leads")
     parser.add_argument("--requests", type=int, default=400, help="requests per list query shape")
     parser.add_argument("--clients", type=int, default=20)
@@ -335,8 +336,8 @@ def main() -> None:
         set_runner(Hold())
         upgrade()
         t = time.perf_counter()
-        model = train_model(tmp)
-        print(f"model: {model['algorithm']} trained on 20,000 leads in {time.perf_counter() - t:.0f}s "
+        model = train_model(tmp, args.train_n)
+        print(f"model: {model['algorithm']} trained on {args.train_n:,} leads in {time.perf_counter() - t:.0f}s "
               f"(holdout ROC AUC {model['roc_auc']:.3f})")
         from leadrank.demo.generator import generate_leads
 

@@ -56,7 +56,7 @@ def get_handler(kind: str) -> Handler | ChunkedJob:
 # Modules that register handlers: uploads, scoring and training, embeddings. Optional ones
 # are imported when present (a package still being built must not break the others).
 HANDLER_MODULES = ("leadrank.ingest.tasks", "leadrank.scoring.tasks")
-OPTIONAL_HANDLER_MODULES = ("leadrank.similarity.tasks",)
+OPTIONAL_HANDLER_MODULES = ("leadrank.similarity.tasks", "leadrank.customize.tasks")
 
 
 def load_handlers() -> None:
