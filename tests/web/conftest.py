@@ -134,16 +134,26 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
+_shared_browser: list[object] = []  # one Playwright per process: other conftests import this fixture
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     _require_chromium()
+    if _shared_browser:
+        yield _shared_browser[0]
+        return
     from playwright.sync_api import sync_playwright
 
     executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        _shared_browser.append(browser)
+        try:
+            yield browser
+        finally:
+            _shared_browser.clear()
+            browser.close()
 
 
 @pytest.fixture

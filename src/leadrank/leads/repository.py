@@ -90,7 +90,8 @@ class LeadRepository:
             stmt = stmt.where(or_(
                 func.lower(Lead.email).contains(term, autoescape=True),
                 func.lower(Lead.company_name).contains(term, autoescape=True),
-                func.lower(Lead.first_name + " " + Lead.last_name).contains(term, autoescape=True),
+                func.lower(func.coalesce(Lead.first_name, "") + " " + func.coalesce(Lead.last_name, ""))
+                .contains(term, autoescape=True),
                 func.lower(Lead.last_name).contains(term, autoescape=True),
             ))
         return stmt

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 NAT_NS = np.iinfo(np.int64).min
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -28,6 +30,91 @@ def map_distinct(values: pd.Series, func: Callable[[Any], Any], dtype: Any = obj
     table = np.empty(len(mapped), dtype=dtype)
     table[:] = mapped
     return table[codes]  # code -1 picks the last entry (missing)
+
+
+def factorize_clean(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes (int64, -1 = missing) and the distinct cleaned values (``clean_strings`` semantics:
+    stripped, lower-cased, empty = missing), with string work done once per distinct raw value.
+    Uniques keep first-appearance order."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    remap = np.empty(len(uniques) + 1, dtype=np.int64)
+    remap[-1] = -1
+    table: dict[str, int] = {}
+    out: list[str] = []
+    for i, u in enumerate(uniques):
+        if is_missing_scalar(u):
+            remap[i] = -1
+            continue
+        c = str(u).strip().lower()
+        j = table.get(c)
+        if j is None:
+            j = table[c] = len(out)
+            out.append(c)
+        remap[i] = j
+    return remap[codes], out
+
+
+def lookup(codes: np.ndarray, uniques: list[Any], func: Callable[[Any], Any], missing: Any,
+           dtype: Any = np.float64) -> np.ndarray:
+    """``func`` applied to each distinct value, broadcast to rows through ``codes`` (-1 -> ``missing``)."""
+    table = np.empty(len(uniques) + 1, dtype=dtype)
+    table[:-1] = [func(u) for u in uniques] if len(uniques) else []
+    table[-1] = missing
+    return table[codes]
+
+
+def arrow_strings(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A Series as an Arrow string array (missing values stay null)."""
+    if not isinstance(s.dtype, pd.StringDtype):
+        s = s.astype("str")
+    return pa.array(s)
+
+
+def _null_to_false(a: Any) -> np.ndarray:
+    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+_SECOND_LEVEL_RE = r"(?P<d>[^.]+\.(?:co|com|net|org|gov|ac|edu|ltd|plc|or|ne|go)\.[^.]{2})$"
+
+
+def registered_domains(values: Any) -> pa.Array:
+    """Vectorised :func:`registered_domain` over an Arrow string array (null where none); the
+    regular expressions run once per distinct value."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    enc = pc.dictionary_encode(values)
+    return pc.take(_registered_domains(enc.dictionary), enc.indices)
+
+
+def _registered_domains(values: Any) -> pa.Array:
+    h = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+    h = pc.replace_substring_regex(h, r"^[a-z][a-z0-9+.-]*://", "", max_replacements=1)
+    h = pc.replace_substring_regex(h, r"[/?#:].*$", "")
+    h = pc.replace_substring_regex(h, r"^.*@", "")
+    h = pc.replace_substring_regex(h, r"^\.+|\.+$", "")
+    h = pc.replace_substring_regex(h, r"^www\.", "", max_replacements=1)
+    h = pc.replace_substring_regex(h, r"\.+", ".")
+    three = pc.struct_field(pc.extract_regex(h, _SECOND_LEVEL_RE), [0])
+    two = pc.struct_field(pc.extract_regex(h, r"(?P<d>[^.]+\.[^.]+)$"), [0])
+    return pc.coalesce(three, two)
+
+
+def email_features(emails: pd.Series, websites: pd.Series | None = None) -> dict[str, np.ndarray]:
+    """Vectorised e-mail quality flags: present (valid), free_mail, generic, domain_matches_website."""
+    x = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_strings(emails)))
+    valid = _null_to_false(pc.match_substring_regex(x, r"^[^@\s]+@[^@\s]+\.[^@\s]+$"))
+    local = pc.replace_substring_regex(x, r"@.*$", "")
+    domain = pc.replace_substring_regex(x, r"^[^@]*@", "")
+    free = _null_to_false(pc.is_in(domain, value_set=pa.array(sorted(FREE_MAIL_DOMAINS), pa.large_string())))
+    free |= _null_to_false(pc.match_substring_regex(domain, "^(?:" + "|".join(
+        p.replace(".", "\\.") for p in _FREE_MAIL_PREFIXES) + ")"))
+    generic = _null_to_false(pc.is_in(local, value_set=pa.array(sorted(GENERIC_MAILBOXES), pa.large_string())))
+    out = {"present": valid, "free_mail": free & valid, "generic": generic & valid, "domain": domain}
+    if websites is not None:
+        ed = registered_domains(domain)
+        wd = registered_domains(arrow_strings(websites))
+        out["match"] = _null_to_false(pc.equal(ed, wd)) & valid
+    return out
 
 
 def is_missing_scalar(v: Any) -> bool:
@@ -52,6 +139,8 @@ def clean_strings(s: pd.Series) -> pd.Series:
 
 def present_mask(s: pd.Series) -> np.ndarray:
     """True where a value is present (not None/NaN and not an empty string)."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return _null_to_false(pc.not_equal(pc.utf8_trim_whitespace(arrow_strings(s)), ""))
     mask = s.notna().to_numpy().copy()
     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         stripped = s.astype("str").str.strip()

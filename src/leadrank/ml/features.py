@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from sklearn.exceptions import NotFittedError
 
 from leadrank.errors import InvalidInput
@@ -147,9 +148,34 @@ class ActivityStats:
     def col(self, activity_type: str) -> int:
         return self.types.index(activity_type)
 
+    def take(self, idx: np.ndarray) -> ActivityStats:
+        """The aggregates of a subset of the leads (rows ``idx``)."""
+        out = ActivityStats(0, self.types)
+        for k in ("counts", "count_7d", "days_since", "days_since_last", "n_7d", "n_30d", "n_90d", "engagement"):
+            setattr(out, k, getattr(self, k)[idx])
+        return out
+
     @property
     def total(self) -> np.ndarray:
         return self.counts.sum(axis=1)
+
+
+def _activity_type_codes(col: pd.Series, types: tuple[str, ...]) -> np.ndarray:
+    """Type index per activity row (unknown types -> "other"), normalising each distinct spelling once."""
+    other = types.index("other") if "other" in types else 0
+    pos = {t: i for i, t in enumerate(types)}
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    norm = normalise_activity_types(pd.Series(list(uniques) + [None], dtype=object))
+    table = np.array([pos.get(t, other) for t in norm], dtype=np.int64)
+    return table[codes]
+
+
+def _group_min(keys: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Minimum of ``values`` per key in ``range(size)`` (NaN where a key has none)."""
+    out = np.full(size, np.inf)
+    np.minimum.at(out, keys, values)
+    out[np.isinf(out)] = np.nan
+    return out
 
 
 def activity_stats(
@@ -164,10 +190,11 @@ def activity_stats(
     for c in ("lead_id", "activity_type", "activity_date"):
         if c not in activities.columns:
             raise InvalidInput(f"activities need a {c!r} column")
-    index = pd.Index(lead_ids.astype(str).to_numpy())
-    if not index.is_unique:
+    ids = P.arrow_strings(pd.Series(lead_ids).reset_index(drop=True))
+    if ids.null_count or pc.count_distinct(ids, mode="all").as_py() != n:
         raise InvalidInput("lead_id must be unique")
-    codes = index.get_indexer(activities["lead_id"].astype(str).to_numpy())
+    codes = pc.fill_null(pc.index_in(P.arrow_strings(activities["lead_id"]), value_set=ids), -1)
+    codes = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
     t = P.to_epoch_ns(activities["activity_date"])
     ok = (codes >= 0) & (t != P.NAT_NS)
     codes_ok = codes[ok]
@@ -178,21 +205,13 @@ def activity_stats(
     if len(codes) == 0:
         return st
     age = (cutoff_ns[codes] - t[sel]).astype(np.float64) / P.NS_PER_DAY
-    type_names = normalise_activity_types(activities["activity_type"].iloc[sel])
-    type_code = pd.Index(list(types)).get_indexer(type_names.to_numpy()).astype(np.int64)
-    type_code[type_code < 0] = types.index("other") if "other" in types else 0
+    type_code = _activity_type_codes(activities["activity_type"], types)[sel]
     tcount = len(types)
     flat = codes * tcount + type_code
     st.counts = np.bincount(flat, minlength=n * tcount).reshape(n, tcount).astype(np.float64)
     st.count_7d = np.bincount(flat, weights=(age < 7).astype(np.float64), minlength=n * tcount).reshape(n, tcount)
-    ds = np.full(n * tcount, np.inf)
-    np.minimum.at(ds, flat, age)
-    ds[np.isinf(ds)] = np.nan
-    st.days_since = ds.reshape(n, tcount)
-    last = np.full(n, np.inf)
-    np.minimum.at(last, codes, age)
-    last[np.isinf(last)] = np.nan
-    st.days_since_last = last
+    st.days_since = _group_min(flat, age, n * tcount).reshape(n, tcount)
+    st.days_since_last = _group_min(codes, age, n)
     st.n_7d = np.bincount(codes, weights=(age < 7).astype(np.float64), minlength=n)
     st.n_30d = np.bincount(codes, weights=(age < 30).astype(np.float64), minlength=n)
     st.n_90d = np.bincount(codes, weights=(age < 90).astype(np.float64), minlength=n)
@@ -245,22 +264,31 @@ class LeadFeaturizer:
     # ------------------------------------------------------------------ fitting
     def fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, y: Any = None,
             cutoff: Any = None) -> LeadFeaturizer:
-        self._fit(leads, activities, y)
+        self._fit(leads, activities, y, _Columns(leads))
         return self
 
     def fit_transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, y: Any = None,
-                      cutoff: Any = None, as_of: Any = None, folds: np.ndarray | None = None) -> pd.DataFrame:
+                      cutoff: Any = None, as_of: Any = None, folds: np.ndarray | None = None,
+                      stats: ActivityStats | None = None) -> pd.DataFrame:
         """Fit, then transform the same rows with *cross-fitted* target encodings (no self-leak).
 
         ``folds`` (one fold id per row) makes the cross-fitting use the same folds as the model
         selection, so no row's encoding carries labels from its own validation fold.
+        ``stats``: the activity aggregates of exactly these rows and cut-offs, when already computed.
         """
-        self._fit(leads, activities, y)
-        X, _ = self._transform(leads, activities, _resolve_cutoff(len(leads), cutoff, as_of), crossfit_y=y,
-                               folds=folds)
+        X, _ = self.fit_transform_array(leads, activities, y, cutoff=cutoff, as_of=as_of, folds=folds, stats=stats)
         return pd.DataFrame(X, columns=self.feature_names_, index=leads.index)
 
-    def _fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None, y: Any) -> None:
+    def fit_transform_array(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None, y: Any = None,
+                            cutoff: Any = None, as_of: Any = None, folds: np.ndarray | None = None,
+                            stats: ActivityStats | None = None) -> tuple[np.ndarray, ActivityStats | None]:
+        """:meth:`fit_transform` as a float32 matrix plus the activity aggregates (fast path)."""
+        cols = _Columns(leads)
+        self._fit(leads, activities, y, cols)
+        return self._transform(leads, activities, _resolve_cutoff(len(leads), cutoff, as_of), crossfit_y=y,
+                               folds=folds, cols=cols, stats=stats)
+
+    def _fit(self, leads: pd.DataFrame, activities: pd.DataFrame | None, y: Any, cache: _Columns) -> None:
         if not isinstance(leads, pd.DataFrame) or len(leads) == 0:
             raise InvalidInput("need a non-empty leads DataFrame")
         n = len(leads)
@@ -274,14 +302,14 @@ class LeadFeaturizer:
         types: dict[str, str] = {}
 
         def has(c: str) -> bool:
-            return c in cols and P.present_mask(leads[c]).any()
+            return c in cols and cache.present(c).any()
 
         if has("job_title"):
-            specs.append(self._fit_job(leads["job_title"], yv, min_count))
+            specs.append(self._fit_job(cache, yv, min_count))
             types["job_title"] = "job_title"
         for c in CATEGORICAL_COLUMNS:
             if has(c):
-                specs.append(self._fit_categorical(c, leads[c], yv, min_count))
+                specs.append(self._fit_categorical(c, cache.clean(c), yv, min_count))
                 types[c] = "categorical"
         for c in NUMERIC_COLUMNS:
             if has(c):
@@ -326,7 +354,7 @@ class LeadFeaturizer:
             elif kind == "text":
                 specs.append(self._fit_text(c, leads[c], yv))
             elif kind == "categorical":
-                specs.append(self._fit_categorical(c, leads[c], yv, min_count))
+                specs.append(self._fit_categorical(c, cache.clean(c), yv, min_count))
         self.specs_ = specs
         self.column_types_ = types
         self.use_activities_ = use_acts
@@ -349,40 +377,51 @@ class LeadFeaturizer:
             log = bool(x.min() >= 0 and (q99 > 1000 or q99 > 50 * max(q50, 1e-9)))
         return {"kind": "numeric", "column": col, "group": col, "log": log}
 
-    def _fit_categorical(self, col: str, s: pd.Series, y: np.ndarray | None, min_count: int,
-                         group: str | None = None, prefix: str | None = None) -> dict[str, Any]:
-        norm = P.clean_strings(s)
-        vc = norm.value_counts()
-        levels = [str(v) for v, c in vc.items() if c >= min_count][: self.max_onehot]
+    def _fit_categorical(self, col: str, coded: tuple[np.ndarray, list[str]], y: np.ndarray | None,
+                         min_count: int, group: str | None = None, prefix: str | None = None) -> dict[str, Any]:
+        codes, uniq = coded
+        n = len(codes)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
+        order = np.argsort(-counts, kind="stable")
+        levels = [uniq[i] for i in order if counts[i] >= min_count][: self.max_onehot]
+        miss_share = float((codes < 0).mean()) if n else 0.0
         spec: dict[str, Any] = {
             "kind": "categorical", "column": col, "group": group or col, "prefix": prefix or col,
-            "levels": levels, "other": bool(len(vc) > len(levels)),
-            "missing": bool(0.005 < norm.isna().mean() < 0.995), "te": None, "freq": None,
+            "levels": levels, "other": bool(len(uniq) > len(levels)),
+            "missing": bool(0.005 < miss_share < 0.995), "te": None, "freq": None,
         }
-        if len(vc) > self.max_onehot:
-            total = float(len(norm))
-            spec["freq"] = {str(k): float(np.log1p(v / total * 1000)) for k, v in vc.items() if v >= 2}
+        if len(uniq) > self.max_onehot:
+            total = float(n)
+            spec["freq"] = {uniq[i]: float(np.log1p(counts[i] / total * 1000)) for i in order if counts[i] >= 2}
             if y is not None:
-                filled = norm.fillna("__missing__")
-                grp = pd.DataFrame({"k": filled.to_numpy(), "y": y}).groupby("k")["y"].agg(["sum", "count"])
+                k = len(uniq)
+                ext = np.where(codes < 0, k, codes)
+                ssum = np.bincount(ext, weights=y, minlength=k + 1)
+                cnt = np.bincount(ext, minlength=k + 1).astype(np.float64)
                 prior = float(np.mean(y))
                 m = float(self.te_smoothing)
-                enc = (grp["sum"] + m * prior) / (grp["count"] + m)
-                spec["te"] = {"prior": prior, "map": {str(k): float(v) for k, v in enc.items()}}
+                enc = (ssum + m * prior) / (cnt + m)
+                tmap = {uniq[i]: float(enc[i]) for i in range(k)}
+                if cnt[k] > 0:
+                    tmap["__missing__"] = float(enc[k])
+                spec["te"] = {"prior": prior, "map": tmap}
         return spec
 
-    def _fit_job(self, s: pd.Series, y: np.ndarray | None, min_count: int) -> dict[str, Any]:
-        sen = pd.Series(P.map_distinct(s, P.parse_seniority))
-        dep = pd.Series(P.map_distinct(s, P.parse_department))
+    def _fit_job(self, cache: _Columns, y: np.ndarray | None, min_count: int) -> dict[str, Any]:
+        sen, dep = cache.job()
+        sen_all = P.SENIORITY_LEVELS + ("unknown",)
+        dep_all = P.DEPARTMENTS + ("unknown",)
+        sen_n = np.bincount(sen, minlength=len(sen_all))
+        dep_n = np.bincount(dep, minlength=len(dep_all))
         spec: dict[str, Any] = {
             "kind": "job", "column": "job_title", "group": "job_title",
-            "seniority": [lv for lv in P.SENIORITY_LEVELS + ("unknown",) if (sen == lv).sum() >= min_count],
-            "departments": [d for d in P.DEPARTMENTS + ("unknown",) if (dep == d).sum() >= min_count],
+            "seniority": [lv for i, lv in enumerate(sen_all) if sen_n[i] >= min_count],
+            "departments": [d for i, d in enumerate(dep_all) if dep_n[i] >= min_count],
             "title": None,
         }
-        norm = P.clean_strings(s)
-        if norm.nunique() > self.max_onehot and y is not None:
-            spec["title"] = self._fit_categorical("job_title", s, y, min_count, group="job_title",
+        coded = cache.clean("job_title")
+        if len(coded[1]) > self.max_onehot and y is not None:
+            spec["title"] = self._fit_categorical("job_title", coded, y, min_count, group="job_title",
                                                   prefix="job_title:title")
             spec["title"]["levels"] = []
             spec["title"]["other"] = False
@@ -426,11 +465,14 @@ class LeadFeaturizer:
         return np.asarray(self.feature_names_, dtype=object)
 
     def _transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None, cut: np.ndarray,
-                   crossfit_y: Any = None, folds: np.ndarray | None = None) -> tuple[np.ndarray, ActivityStats | None]:
+                   crossfit_y: Any = None, folds: np.ndarray | None = None, cols: _Columns | None = None,
+                   stats: ActivityStats | None = None) -> tuple[np.ndarray, ActivityStats | None]:
         n = len(leads)
+        cols = cols if cols is not None else _Columns(leads)
+        given_stats = stats
         X = np.empty((n, len(self.feature_names_)), dtype=np.float32)
         pos = 0
-        stats: ActivityStats | None = None
+        stats = None
         if crossfit_y is not None and folds is not None:
             folds = np.asarray(folds, dtype=np.int64)
         elif crossfit_y is not None:
@@ -439,23 +481,27 @@ class LeadFeaturizer:
         yv = None if crossfit_y is None else np.asarray(crossfit_y, dtype=np.float64)
         for spec in self.specs_:
             if spec["kind"] == "activities":
-                lid = leads["lead_id"] if "lead_id" in leads.columns else pd.Series(np.arange(n).astype(str))
-                stats = activity_stats(lid, cut, activities, spec["half_life_days"], tuple(spec["types"]))
-                cols = _activity_columns(spec, stats)
+                if given_stats is not None and tuple(given_stats.types) == tuple(spec["types"]):
+                    stats = given_stats
+                else:
+                    lid = leads["lead_id"] if "lead_id" in leads.columns else pd.Series(np.arange(n).astype(str))
+                    stats = activity_stats(lid, cut, activities, spec["half_life_days"], tuple(spec["types"]))
+                out = _activity_columns(spec, stats)
             else:
-                cols = self._apply(spec, leads, cut, yv, folds)
-            for arr in cols:
+                out = self._apply(spec, cols, cut, yv, folds)
+            for arr in out:
                 X[:, pos] = arr
                 pos += 1
         assert pos == X.shape[1]
         return X, stats
 
-    def _apply(self, spec: dict[str, Any], leads: pd.DataFrame, cut: np.ndarray, y: np.ndarray | None,
+    def _apply(self, spec: dict[str, Any], cols: _Columns, cut: np.ndarray, y: np.ndarray | None,
                folds: np.ndarray | None) -> list[np.ndarray]:
+        leads = cols.leads
         n = len(leads)
         kind = spec["kind"]
         col = spec.get("column")
-        s = leads[col] if col in leads.columns else pd.Series([None] * n, index=leads.index, dtype=object)
+        s = cols.series(col) if col is not None else None
         if kind == "numeric":
             x = P.to_numeric(s)
             return [_log1p_signed(x) if spec["log"] else x]
@@ -469,41 +515,31 @@ class LeadFeaturizer:
         if kind == "present":
             return [P.present_mask(s).astype(np.float32)]
         if kind == "categorical":
-            return _categorical_columns(spec, P.clean_strings(s), y, folds, self.te_smoothing)
+            return _categorical_columns(spec, cols.clean(col), y, folds, self.te_smoothing)
         if kind == "job":
-            out: list[np.ndarray] = []
-            sen = pd.Series(P.map_distinct(s, P.parse_seniority))
-            dep = pd.Series(P.map_distinct(s, P.parse_department))
-            rank = sen.map({lv: i for i, lv in enumerate(P.SENIORITY_LEVELS)}).to_numpy(dtype=np.float64,
-                                                                                       na_value=np.nan)
-            out.append(rank)
-            sen_v, dep_v = sen.to_numpy(), dep.to_numpy()
-            out += [(sen_v == lv).astype(np.float32) for lv in spec["seniority"]]
-            out += [(dep_v == d).astype(np.float32) for d in spec["departments"]]
+            sen, dep = cols.job()
+            sen_all = P.SENIORITY_LEVELS + ("unknown",)
+            dep_all = P.DEPARTMENTS + ("unknown",)
+            rank = np.array(list(range(len(P.SENIORITY_LEVELS))) + [np.nan], dtype=np.float64)[sen]
+            out: list[np.ndarray] = [rank]
+            out += [(sen == sen_all.index(lv)).astype(np.float32) for lv in spec["seniority"]]
+            out += [(dep == dep_all.index(d)).astype(np.float32) for d in spec["departments"]]
             if spec["title"] is not None:
-                out += _categorical_columns(spec["title"], P.clean_strings(s), y, folds, self.te_smoothing)
+                out += _categorical_columns(spec["title"], cols.clean("job_title"), y, folds, self.te_smoothing)
             return out
         if kind == "email":
-            local, domain = P.email_parts(s)
-            present = domain.notna().to_numpy()
-            free = P.map_distinct(domain, P.is_free_mail, dtype=bool)
-            generic = P.map_distinct(local, lambda v: (not P.is_missing_scalar(v)) and str(v) in P.GENERIC_MAILBOXES,
-                                     dtype=bool)
-            out = [present.astype(np.float32), (free & present).astype(np.float32),
-                   (generic & present).astype(np.float32)]
+            web = cols.series("website") if spec["website"] else None
+            ef = P.email_features(s, web)
+            out = [ef["present"].astype(np.float32), ef["free_mail"].astype(np.float32),
+                   ef["generic"].astype(np.float32)]
             if spec["website"]:
-                ed = P.map_distinct(domain, P.registered_domain)
-                web = leads["website"] if "website" in leads.columns else pd.Series([None] * n)
-                wd = P.map_distinct(web, P.registered_domain)
-                match = (pd.Series(ed, dtype=object).fillna("\x00a").to_numpy()
-                         == pd.Series(wd, dtype=object).fillna("\x00b").to_numpy())
-                out.append(match.astype(np.float32))
+                out.append(ef["match"].astype(np.float32))
             return out
         if kind == "completeness":
             miss = np.zeros(n, dtype=np.float32)
             for f in spec["fields"]:
                 if f in leads.columns:
-                    miss += ~P.present_mask(leads[f])
+                    miss += ~cols.present(f)
                 else:
                     miss += 1
             return [miss]
@@ -515,7 +551,7 @@ class LeadFeaturizer:
         if kind == "text":
             low = s.astype("str").str.lower()
             length = low.str.len().to_numpy(dtype=np.float64, na_value=0.0)
-            length[~P.present_mask(s)] = 0.0
+            length[~cols.present(col)] = 0.0
             out = [np.log1p(length)]
             for tok in spec["tokens"]:
                 hit = low.str.contains(tok, regex=False).to_numpy(dtype=bool, na_value=False)
@@ -556,35 +592,78 @@ class LeadFeaturizer:
 # ---------------------------------------------------------------------- spec helpers
 
 
-def _categorical_columns(spec: dict[str, Any], norm: pd.Series, y: np.ndarray | None, folds: np.ndarray | None,
-                         smoothing: float) -> list[np.ndarray]:
+class _Columns:
+    """Per-call cache of column views: each user column is factorised and cleaned once, and every
+    string operation runs once per distinct value (never once per row)."""
+
+    def __init__(self, leads: pd.DataFrame) -> None:
+        self.leads = leads
+        self._clean: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._present: dict[str, np.ndarray] = {}
+        self._job: tuple[np.ndarray, np.ndarray] | None = None
+
+    def series(self, col: str) -> pd.Series:
+        if col in self.leads.columns:
+            return self.leads[col]
+        return pd.Series([None] * len(self.leads), index=self.leads.index, dtype=object)
+
+    def clean(self, col: str) -> tuple[np.ndarray, list[str]]:
+        if col not in self._clean:
+            self._clean[col] = P.factorize_clean(self.series(col))
+        return self._clean[col]
+
+    def present(self, col: str) -> np.ndarray:
+        if col not in self._present:
+            self._present[col] = P.present_mask(self.series(col))
+        return self._present[col]
+
+    def job(self) -> tuple[np.ndarray, np.ndarray]:
+        """(seniority index into SENIORITY_LEVELS + unknown, department index into DEPARTMENTS + unknown)."""
+        if self._job is None:
+            codes, uniques = pd.factorize(self.series("job_title"), use_na_sentinel=True)
+            sen_pos = {lv: i for i, lv in enumerate(P.SENIORITY_LEVELS + ("unknown",))}
+            dep_pos = {d: i for i, d in enumerate(P.DEPARTMENTS + ("unknown",))}
+            u = list(uniques)
+            sen = P.lookup(codes, u, lambda t: sen_pos[P.parse_seniority(t)], sen_pos["unknown"], np.int64)
+            dep = P.lookup(codes, u, lambda t: dep_pos[P.parse_department(t)], dep_pos["unknown"], np.int64)
+            self._job = (sen, dep)
+        return self._job
+
+
+def _categorical_columns(spec: dict[str, Any], coded: tuple[np.ndarray, list[str]], y: np.ndarray | None,
+                         folds: np.ndarray | None, smoothing: float) -> list[np.ndarray]:
+    codes, uniq = coded
+    n = len(codes)
     out: list[np.ndarray] = []
     levels = spec["levels"]
+    isna = codes < 0
     if levels or spec["other"]:
-        codes = pd.Index(levels, dtype=object).get_indexer(norm.to_numpy()) if levels else np.full(len(norm), -1)
-        out += [(codes == i).astype(np.float32) for i in range(len(levels))]
-        isna = norm.isna().to_numpy()
+        pos = {lv: i for i, lv in enumerate(levels)}
+        lc = P.lookup(codes, uniq, lambda u: pos.get(u, -1), -2, np.int64)  # -1 other, -2 missing
+        out += [(lc == i).astype(np.float32) for i in range(len(levels))]
         if spec["other"]:
-            out.append(((codes < 0) & ~isna).astype(np.float32))
+            out.append((lc == -1).astype(np.float32))
         if spec["missing"]:
             out.append(isna.astype(np.float32))
     elif spec["missing"]:
-        out.append(norm.isna().to_numpy().astype(np.float32))
+        out.append(isna.astype(np.float32))
     if spec["freq"] is not None:
-        out.append(norm.map(spec["freq"]).to_numpy(dtype=np.float64, na_value=0.0))
+        fq = spec["freq"]
+        out.append(P.lookup(codes, uniq, lambda u: fq.get(u, 0.0), 0.0))
     if spec["te"] is not None:
-        filled = norm.fillna("__missing__")
         te = spec["te"]
         if y is not None and folds is not None:
-            out.append(_crossfit_te(filled, y, folds, te["prior"], smoothing))
+            k = len(uniq)
+            out.append(_crossfit_te(np.where(isna, k, codes), y, folds, te["prior"], smoothing))
         else:
-            out.append(filled.map(te["map"]).to_numpy(dtype=np.float64, na_value=te["prior"]))
+            tmap, prior = te["map"], te["prior"]
+            out.append(P.lookup(codes, uniq, lambda u: tmap.get(u, prior), tmap.get("__missing__", prior)))
+    assert all(len(a) == n for a in out)
     return out
 
 
-def _crossfit_te(keys: pd.Series, y: np.ndarray, folds: np.ndarray, prior: float, m: float) -> np.ndarray:
-    codes, _ = pd.factorize(keys)
-    k = codes.max() + 1
+def _crossfit_te(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, prior: float, m: float) -> np.ndarray:
+    k = int(codes.max()) + 1 if len(codes) else 0
     nf = int(folds.max()) + 1
     tot_s = np.bincount(codes, weights=y, minlength=k)
     tot_c = np.bincount(codes, minlength=k).astype(np.float64)

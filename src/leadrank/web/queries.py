@@ -1,20 +1,53 @@
 """Read-only aggregates the pages show (dashboard tiles, score distribution).
 
 These belong in ``leads/repository.py`` (and a leads service function each); they live here
-only because the web package may not edit the leads package. Each is one grouped query.
+only because the web package may not edit the leads package.
+
+Both are full scans of a workspace's leads (seconds at a million), so they are cached per
+workspace until a job of that workspace changes state: leads and scores change through jobs
+(uploads, scoring, training). Edits through the API that bypass jobs (deleting a lead, adding
+one activity) show up within ``CACHE_SECONDS``.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from leadrank.models import Lead
+from leadrank.models import Job, Lead
 
 GRADES = ("A", "B", "C", "D")
+CACHE_SECONDS = 120.0
+T = TypeVar("T")
+_cache: dict[tuple, tuple[float, object]] = {}
+_lock = threading.Lock()
+
+
+def _jobs_fingerprint(session: Session, workspace_id: uuid.UUID) -> tuple:
+    rows = session.execute(select(Job.id, Job.status, Job.finished_at).where(Job.workspace_id == workspace_id)
+                           .order_by(Job.created_at.desc()).limit(3)).all()
+    return tuple((str(i), s, f.isoformat() if f else None) for i, s, f in rows)
+
+
+def _cached(session: Session, workspace_id: uuid.UUID, name: str, compute: Callable[[], T]) -> T:
+    key = (workspace_id, name, _jobs_fingerprint(session, workspace_id))
+    with _lock:
+        hit = _cache.get(key)
+        if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]  # type: ignore[return-value]
+    value = compute()
+    with _lock:
+        if len(_cache) > 512:
+            _cache.clear()
+        _cache[key] = (time.monotonic(), value)
+    return value
 
 
 @dataclass
@@ -45,6 +78,10 @@ class WorkspaceSummary:
 
 
 def workspace_summary(session: Session, workspace_id: uuid.UUID) -> WorkspaceSummary:
+    return _cached(session, workspace_id, "summary", lambda: _workspace_summary(session, workspace_id))
+
+
+def _workspace_summary(session: Session, workspace_id: uuid.UUID) -> WorkspaceSummary:
     grade = func.coalesce(Lead.grade_override, Lead.grade)
     stmt = (select(grade, Lead.outcome, Lead.score_kind, func.count(), func.count(Lead.score))
             .where(Lead.workspace_id == workspace_id)
@@ -67,6 +104,10 @@ def workspace_summary(session: Session, workspace_id: uuid.UUID) -> WorkspaceSum
 
 def score_histogram(session: Session, workspace_id: uuid.UUID, width: int = 5) -> list[int]:
     """How many scored leads fall in each ``width``-point band of 0–100 (the last band holds 100)."""
+    return list(_cached(session, workspace_id, f"hist{width}", lambda: _score_histogram(session, workspace_id, width)))
+
+
+def _score_histogram(session: Session, workspace_id: uuid.UUID, width: int) -> list[int]:
     edges = list(range(width, 100, width))
     band = case(*[(Lead.score < e, i) for i, e in enumerate(edges)], else_=len(edges))
     stmt = (select(band, func.count()).where(Lead.workspace_id == workspace_id, Lead.score.is_not(None))

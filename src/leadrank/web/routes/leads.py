@@ -58,8 +58,15 @@ def lead_list(request: Request, web: WebDep) -> Response:
         query.cursor, query.page = None, 1
         rows, next_cursor = leads.list_leads(web.db, web.workspace_id, query.filters, query.sort,
                                              limit=query.limit)
-    total = repo.count(web.workspace_id, query.filters)
-    workspace_total = total if not query.active_filters and not query.filters.q else repo.count(web.workspace_id)
+    # Counting a million rows costs more than a page of them: count on the first page only and
+    # carry the figures along in the "Next" links (they describe the list the user started).
+    carried = _carried_counts(request) if query.cursor else None
+    if carried:
+        total, workspace_total = carried
+    else:
+        total = repo.count(web.workspace_id, query.filters)
+        filtered = query.active_filters or query.filters.q
+        workspace_total = repo.count(web.workspace_id) if filtered else total
     first = (query.page - 1) * query.limit
     base = {**query.params, "sort": query.sort.by, "order": display_order(query.sort),
             "limit": query.limit if query.limit != 50 else None}
@@ -67,9 +74,18 @@ def lead_list(request: Request, web: WebDep) -> Response:
         request, "leads.html", web=web, active="leads", title="Prioritized leads · leadrank",
         rows=rows, query=query, total=total, workspace_total=workspace_total, first=first,
         next_cursor=next_cursor, base=base, page_sizes=PAGE_SIZES, list_keys=LIST_KEYS,
+        counts={"n": total, "of": workspace_total},
         industries=_choices(web, "industry", workspace_total), sources=_choices(web, "lead_source", workspace_total),
         order=display_order(query.sort), top_reason=leads.top_reason,
     )
+
+
+def _carried_counts(request: Request) -> tuple[int, int] | None:
+    try:
+        total, workspace_total = int(request.query_params["n"]), int(request.query_params["of"])
+    except (KeyError, ValueError):
+        return None
+    return (total, workspace_total) if 0 <= total <= workspace_total else None
 
 
 @router.get("/leads/export")
