@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def _all_leads(client, tenant) -> list[dict]:  # noqa: ANN001
     out, cursor = [], None
     while True:
-        url = "/api/v1/leads/prioritized?limit=500" + (f"&cursor={cursor}" if cursor else "")
+        url = "/api/v1/leads/prioritized?explain=true&limit=500" + (f"&cursor={cursor}" if cursor else "")
         page = client.get(url, headers=tenant.headers).json()
         out += page["leads"]
         cursor = page["next_cursor"]

@@ -47,7 +47,7 @@ def _retrain(client, tenant) -> dict:  # noqa: ANN001
 def _scores(client, tenant) -> dict[str, float]:  # noqa: ANN001
     out, cursor = {}, None
     while True:
-        url = "/api/v1/leads/prioritized?limit=500" + (f"&cursor={cursor}" if cursor else "")
+        url = "/api/v1/leads/prioritized?explain=true&limit=500" + (f"&cursor={cursor}" if cursor else "")
         page = client.get(url, headers=tenant.headers).json()
         out.update({x["lead_data"]["lead_id"]: x["score"] for x in page["leads"]})
         cursor = page["next_cursor"]
@@ -74,7 +74,7 @@ def test_train_score_explain_retrain_rollback(client, tenant):
     assert max(importance.get("engagement", 0), importance.get("job_title", 0)) > \
         3 * importance.get("custom.favourite_color", 0)
 
-    page = client.get("/api/v1/leads/prioritized?limit=50", headers=tenant.headers).json()["leads"]
+    page = client.get("/api/v1/leads/prioritized?explain=true&limit=50", headers=tenant.headers).json()["leads"]
     scores = [x["score"] for x in page]
     assert all(s is not None for s in scores) and scores == sorted(scores, reverse=True)
     for lead in page:

@@ -32,7 +32,7 @@ def _upload(client, tenant):  # noqa: ANN001
 
 
 def _by_email(client, tenant) -> dict:  # noqa: ANN001
-    leads = client.get("/api/v1/leads/prioritized?limit=50", headers=tenant.headers).json()["leads"]
+    leads = client.get("/api/v1/leads/prioritized?explain=true&limit=50", headers=tenant.headers).json()["leads"]
     return {x["lead_data"]["email"]: x for x in leads}
 
 

@@ -68,12 +68,14 @@ def _mapping_field(raw: object) -> dict[str, str] | None:
 def prioritized(session: SessionDep, principal: PrincipalDep, filters: FiltersDep,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
                 sort: str = "score", order: Literal["desc", "asc"] = "desc",
-                count: bool = False) -> LeadPage:
+                count: bool = False,
+                explain: Annotated[bool, Query(description="Include each lead's full explanation")] = False,
+                ) -> LeadPage:
     rows, next_cursor = service.list_leads(session, principal.workspace_id, filters,
                                            LeadSort(sort, order == "desc"), limit=limit, cursor=cursor)
     total = LeadRepository(session).count(principal.workspace_id, filters) if count else None
-    return LeadPage(leads=[LeadOut(**service.lead_view(lead)) for lead in rows], next_cursor=next_cursor,
-                    total=total)
+    return LeadPage(leads=[LeadOut(**service.lead_view(lead, explain=explain)) for lead in rows],
+                    next_cursor=next_cursor, total=total)
 
 
 @router.get("/export", summary="The ranked list (filtered; top N or top N%) as CSV or XLSX")

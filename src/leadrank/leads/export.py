@@ -7,7 +7,7 @@ import io
 import math
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -63,21 +63,37 @@ def _row(rank: int, lead: Lead, custom_keys: list[str]) -> list[object]:
     return [neutralise(v) for v in values]
 
 
-def _custom_keys(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, limit: int | None) -> list[str]:
+MAX_SELECTED = 5000
+
+
+def _custom_keys(leads: Iterable[Lead]) -> list[str]:
     keys: list[str] = []
-    for lead in LeadRepository(session).iter_ranked(workspace_id, filters, limit=min(limit or 2000, 2000)):
+    for lead in leads:
         for k in lead.custom or {}:
             if k not in keys:
                 keys.append(k)
     return keys
 
 
-def iter_csv(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, *, limit: int | None) -> Iterator[str]:
-    custom_keys = _custom_keys(session, workspace_id, filters, limit)
+def _ranked_sample_keys(session: Session, workspace_id: uuid.UUID, filters: LeadFilters,
+                        limit: int | None) -> list[str]:
+    """Custom columns of an export: those of its first 2,000 leads (exports stream, so the
+    header is fixed before the rest is read)."""
+    return _custom_keys(LeadRepository(session).iter_ranked(workspace_id, filters,
+                                                            limit=min(limit or 2000, 2000)))
+
+
+def selected_leads(session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Lead]:
+    """Hand-picked leads (the list's checkboxes), best score first, at most MAX_SELECTED."""
+    leads = LeadRepository(session).get_many(workspace_id, list(dict.fromkeys(ids))[:MAX_SELECTED])
+    return sorted(leads, key=lambda lead: (-(lead.score if lead.score is not None else -1), str(lead.id)))
+
+
+def csv_blocks(leads: Iterable[Lead], custom_keys: list[str]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow([*BASE_COLUMNS, *[f"custom.{k}" for k in custom_keys]])
-    for rank, lead in enumerate(LeadRepository(session).iter_ranked(workspace_id, filters, limit=limit), 1):
+    for rank, lead in enumerate(leads, 1):
         writer.writerow(_row(rank, lead, custom_keys))
         if rank % 2000 == 0:
             yield buf.getvalue()
@@ -86,9 +102,7 @@ def iter_csv(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, *,
     yield buf.getvalue()
 
 
-def write_xlsx(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, *, limit: int | None,
-               directory: Path) -> Path:
-    custom_keys = _custom_keys(session, workspace_id, filters, limit)
+def xlsx_file(leads: Iterable[Lead], custom_keys: list[str], directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", dir=directory, delete=False)
     handle.close()
@@ -96,12 +110,33 @@ def write_xlsx(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, 
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
                                            "strings_to_urls": False})
     sheet = book.add_worksheet("Leads")
-    bold = book.add_format({"bold": True})
-    sheet.write_row(0, 0, [*BASE_COLUMNS, *[f"custom.{k}" for k in custom_keys]], bold)
-    for rank, lead in enumerate(LeadRepository(session).iter_ranked(workspace_id, filters, limit=limit), 1):
+    sheet.write_row(0, 0, [*BASE_COLUMNS, *[f"custom.{k}" for k in custom_keys]], book.add_format({"bold": True}))
+    for rank, lead in enumerate(leads, 1):
         sheet.write_row(rank, 0, [_xlsx_cell(v) for v in _row(rank, lead, custom_keys)])
     book.close()
     return path
+
+
+def iter_csv(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, *, limit: int | None) -> Iterator[str]:
+    keys = _ranked_sample_keys(session, workspace_id, filters, limit)
+    return csv_blocks(LeadRepository(session).iter_ranked(workspace_id, filters, limit=limit), keys)
+
+
+def write_xlsx(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, *, limit: int | None,
+               directory: Path) -> Path:
+    keys = _ranked_sample_keys(session, workspace_id, filters, limit)
+    return xlsx_file(LeadRepository(session).iter_ranked(workspace_id, filters, limit=limit), keys, directory)
+
+
+def iter_selected_csv(session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID]) -> Iterator[str]:
+    leads = selected_leads(session, workspace_id, ids)
+    return csv_blocks(leads, _custom_keys(leads))
+
+
+def write_selected_xlsx(session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID], *,
+                        directory: Path) -> Path:
+    leads = selected_leads(session, workspace_id, ids)
+    return xlsx_file(leads, _custom_keys(leads), directory)
 
 
 def _xlsx_cell(value: object) -> object:

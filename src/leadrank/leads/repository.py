@@ -162,15 +162,26 @@ class LeadRepository:
                 .group_by(col).order_by(func.count().desc()).limit(limit))
         return [v for v in self.session.scalars(stmt)]
 
+    def _key_in(self, column, values: list):  # noqa: ANN001, ANN202
+        """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of
+        thousands of bound parameters, which psycopg would otherwise expand client-side."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy import any_, bindparam
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        return column.in_(values)
+
     def find_by_keys(self, workspace_id: uuid.UUID, keys: Iterable[str]) -> dict[str, tuple[uuid.UUID, str]]:
         """dedupe_key -> (lead id, content_hash) for the keys that already exist."""
         keys = list(keys)
         found: dict[str, tuple[uuid.UUID, str]] = {}
-        for start in range(0, len(keys), KEY_BATCH):
-            batch = keys[start:start + KEY_BATCH]
+        batch_size = 50_000 if self.session.get_bind().dialect.name == "postgresql" else KEY_BATCH
+        for start in range(0, len(keys), batch_size):
+            batch = keys[start:start + batch_size]
             rows = self.session.execute(
                 select(Lead.dedupe_key, Lead.id, Lead.content_hash)
-                .where(Lead.workspace_id == workspace_id, Lead.dedupe_key.in_(batch))
+                .where(Lead.workspace_id == workspace_id, self._key_in(Lead.dedupe_key, batch))
             )
             for key, lead_id, content_hash in rows:
                 found[key] = (lead_id, content_hash)

@@ -57,10 +57,12 @@ def top_reason(lead: Lead) -> str | None:
     return reasons[0] if reasons else None
 
 
-def lead_view(lead: Lead) -> dict:
+def lead_view(lead: Lead, *, explain: bool = True) -> dict:
+    """A lead for the API. Lists leave the full explanation out unless asked (it is most of
+    the payload); the insights carry the same reasons."""
     return {"lead_data": lead_data(lead), "score": lead.score, "grade": lead.grade_override or lead.grade,
             "conversion_probability": lead.conversion_probability, "insights": insights(lead),
-            "explanation": lead.explanation}
+            "explanation": lead.explanation if explain else None}
 
 
 def get_lead(session: Session, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> Lead:

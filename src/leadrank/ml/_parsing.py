@@ -237,6 +237,20 @@ def to_boolean(s: pd.Series) -> np.ndarray:
 COLUMN_TYPES = ("empty", "boolean", "numeric", "date", "text", "categorical", "identifier")
 
 
+def _mostly_dates(sample: pd.Series, share: float = 0.95, chunk: int = 200) -> bool:
+    """``parse_dates(sample)`` parses at least ``share`` of the values. Small chunks are tried first
+    so that a column that clearly is not a date (phone numbers...) is rejected after a few hundred
+    values; chunks parse at least as many values as the whole, so the early exit is exact."""
+    budget = (1.0 - share) * len(sample)
+    failed = 0
+    if len(sample) > 2 * chunk:
+        for start in range(0, len(sample), chunk):
+            failed += int(parse_dates(sample.iloc[start:start + chunk]).isna().sum())
+            if failed > budget:
+                return False
+    return bool(parse_dates(sample).notna().mean() >= share)
+
+
 def infer_column_type(s: pd.Series) -> str:
     """Guess what a user column holds: boolean, numeric, date, free text, categorical or id."""
     present = s[present_mask(s)]
@@ -261,8 +275,7 @@ def infer_column_type(s: pd.Series) -> str:
         return "numeric"
     txt = sample.astype(str)
     if txt.str.contains(r"\d", regex=True).mean() > 0.95 and txt.str.len().between(6, 40).mean() > 0.95:
-        parsed = parse_dates(sample)
-        if parsed.notna().mean() >= 0.95:
+        if _mostly_dates(sample):
             return "date"
     n_unique = present.nunique()
     mean_len = txt.str.len().mean()

@@ -19,7 +19,7 @@ from leadrank.models import LEAD_FIELDS
 from leadrank.models.base import utcnow
 from leadrank.web.charts import sparkline, waterfall
 from leadrank.web.csrf import require_csrf
-from leadrank.web.exporting import iter_selected_csv, write_selected_xlsx
+from leadrank.leads.export import iter_selected_csv, write_selected_xlsx
 from leadrank.web.explain import breakdown
 from leadrank.web.forms import LIST_KEYS, PAGE_SIZES, display_order, parse_list_query
 from leadrank.web.session import WebContext, WebDep
