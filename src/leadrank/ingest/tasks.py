@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from leadrank.config import get_settings
@@ -35,6 +38,19 @@ def estimate_rows(path: Path) -> int | None:
     return max(lines - 1, 0)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Coercion allocates millions of short-lived objects and no reference cycles; the cyclic
+    collector then costs ~20% of the time for nothing. Reference counting still frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @job_handler("leads.upload")
 def run_upload(ctx: JobContext) -> dict:
     params = ctx.params
@@ -62,12 +78,14 @@ def run_upload(ctx: JobContext) -> dict:
         with session_scope() as session:
             add = {"rows_read": len(chunk)}
             if kind == "activities":
-                records, rejects = coerce_activity_rows(chunk, headers, mapping)
+                with gc_paused():
+                    records, rejects = coerce_activity_rows(chunk, headers, mapping)
                 stored, skipped, lead_rejects = write_activity_chunk(session, ctx.workspace_id, records)
                 reject_rows = [_reject_row(r) for r in rejects] + lead_rejects
                 add.update(activities_stored=stored, activities_already_stored=skipped)
             else:
-                records, rejects = coerce_lead_rows(chunk, headers, mapping, default_created_at=started)
+                with gc_paused():
+                    records, rejects = coerce_lead_rows(chunk, headers, mapping, default_created_at=started)
                 counts = write_lead_chunk(session, ctx.workspace_id, ctx.job_id, records, utcnow())
                 changed_ids.extend(counts.pop("changed_ids"))
                 reject_rows = [_reject_row(r) for r in rejects]
