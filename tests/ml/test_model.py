@@ -190,3 +190,45 @@ def test_open_leads_are_not_training_rows(make_tiny):
     m = train(leads, time_budget_s=5)
     assert m.report["n_unlabelled_ignored"] == 100
     assert m.report["n_final"] == 400
+
+
+@pytest.mark.parametrize("seed", [3, 6, 8])
+def test_pure_noise_never_ranks_in_the_top_five_on_small_data(seed):
+    # 1,500 demo leads (~1,200 with outcomes): a flaky top-5 rank of favourite_color was seen
+    # here before the regularisation choice followed the one-standard-error rule (seeds 6 and 8
+    # put the noise columns closest to the top: ranks 9-10 of ~25 groups now).
+    leads, acts, _ = demo(1500, seed=seed)
+    m = train(leads, acts, random_state=0)
+    top5 = [r["name"] for r in m.feature_importance()[:5]]
+    assert "custom.favourite_color" not in top5 and "custom.lead_owner_initials" not in top5, top5
+
+
+def _without_timings(obj):
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items() if "seconds" not in k and k != "training_time_s"}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def test_training_is_deterministic(make_tiny):
+    # the tuning step counts fits, not seconds: the same data gives the same model under any load
+    leads = make_tiny(800)
+    a, b = (json.loads(train(leads, time_budget_s=10).to_artefact()) for _ in range(2))
+    assert _without_timings(a) == _without_timings(b)
+
+
+def test_scores_are_stable_within_a_day_and_follow_new_activity(demo_model, demo_data):
+    # ages are measured to the end of the scoring day: a rescore minutes later (a rollback, a re-run
+    # job) reproduces the scores exactly, while a new activity changes them at once
+    leads, acts, _ = demo_data
+    lead = leads.head(200)
+    noon = pd.Timestamp("2025-03-01 12:00", tz="UTC")
+    a = demo_model.predict_score(lead, acts, as_of=noon)
+    b = demo_model.predict_score(lead, acts, as_of=noon + pd.Timedelta(minutes=7))
+    assert np.array_equal(a, b)
+    extra = pd.DataFrame({"lead_id": [lead["lead_id"].iloc[0]], "activity_type": ["demo_request"],
+                          "activity_date": [noon + pd.Timedelta(minutes=1)]})
+    c = demo_model.predict_score(lead, pd.concat([acts, extra], ignore_index=True),
+                                 as_of=noon + pd.Timedelta(minutes=7))
+    assert c[0] != a[0] and np.array_equal(c[1:], a[1:])

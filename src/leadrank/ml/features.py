@@ -86,6 +86,18 @@ def _ts_ns(ts: Any) -> int:
     return int(t.tz_convert("UTC").as_unit("ns").value)
 
 
+def day_end(cut_ns: np.ndarray) -> np.ndarray:
+    """The end of each cut-off's UTC day (a cut-off at midnight is its own day end).
+
+    Ages and recencies are measured to it, in training (cut-off = outcome date) and in scoring
+    (cut-off = now) alike, so a lead's score is the score *of the day*: rescoring the same leads
+    with the same model later that day (a rollback, a re-run job) gives exactly the same scores
+    instead of drifting with every second of decay; new activities still count at once.
+    """
+    cut_ns = np.asarray(cut_ns, dtype=np.int64)
+    return -((-cut_ns) // P.NS_PER_DAY) * P.NS_PER_DAY
+
+
 def scoring_cutoffs(n: int, as_of: Any = None) -> np.ndarray:
     """One cut-off per lead for scoring: ``as_of`` or now."""
     return np.full(n, _ts_ns(as_of) if as_of is not None else _now_ns(), dtype=np.int64)
@@ -204,7 +216,9 @@ def activity_stats(
     codes = codes_ok[before]
     if len(codes) == 0:
         return st
-    age = (cutoff_ns[codes] - t[sel]).astype(np.float64) / P.NS_PER_DAY
+    # ages count to the end of the cut-off's UTC day (see ``day_end``); only activities strictly
+    # before the cut-off itself count
+    age = (day_end(cutoff_ns)[codes] - t[sel]).astype(np.float64) / P.NS_PER_DAY
     type_code = _activity_type_codes(activities["activity_type"], types)[sel]
     tcount = len(types)
     flat = codes * tcount + type_code
@@ -509,7 +523,7 @@ class LeadFeaturizer:
             return [P.to_boolean(s)]
         if kind == "date":
             d = P.to_epoch_ns(s)
-            days = (cut - d).astype(np.float64) / P.NS_PER_DAY
+            days = (day_end(cut) - d).astype(np.float64) / P.NS_PER_DAY
             days[d == P.NAT_NS] = np.nan
             return [days]
         if kind == "present":

@@ -30,6 +30,7 @@ import pandas as pd
 
 from leadrank.ml import _parsing as P
 from leadrank.ml.features import IGNORED_COLUMNS, NUMERIC_COLUMNS
+from leadrank.ml.metrics import safe_auc
 
 AUC_THRESHOLD = 0.95
 ONE_CLASS_PURITY = 0.98
@@ -68,11 +69,9 @@ def _fill_low(x: np.ndarray) -> np.ndarray:
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
     if len(np.unique(y)) < 2 or np.all(s == s[0]):
         return 0.5
-    a = float(roc_auc_score(y, s))
+    a = safe_auc(y, s)
     return max(a, 1.0 - a)
 
 

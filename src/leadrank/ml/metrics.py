@@ -11,8 +11,8 @@ from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
     log_loss,
-    roc_auc_score,
 )
+from scipy.stats import rankdata
 from sklearn.model_selection import StratifiedKFold
 
 from leadrank.ml import _parsing as P
@@ -74,9 +74,15 @@ def blocked_time_folds(created_ns: np.ndarray, y: np.ndarray, k: int) -> np.ndar
 
 
 def safe_auc(y: np.ndarray, s: np.ndarray) -> float:
-    if len(np.unique(y)) < 2:
+    """ROC AUC (NaN with a single class): the Mann-Whitney statistic on average ranks, identical to
+    ``roc_auc_score`` for binary labels without its per-call validation overhead (~10 ms)."""
+    y = np.asarray(y).astype(bool)
+    pos = int(y.sum())
+    neg = len(y) - pos
+    if pos == 0 or neg == 0:
         return float("nan")
-    return float(roc_auc_score(y, s))
+    r = rankdata(np.asarray(s, dtype=np.float64))
+    return float((r[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
 
 
 def capture_at(y: np.ndarray, s: np.ndarray, frac: float) -> float:

@@ -17,7 +17,8 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+
+from leadrank.ml.metrics import safe_auc
 
 CHUNK = 100_000
 
@@ -210,7 +211,7 @@ def fold_aucs(y: np.ndarray, margin: np.ndarray, folds: np.ndarray) -> np.ndarra
     out = []
     for f in np.unique(folds):
         va = folds == f
-        out.append(roc_auc_score(y[va], margin[va]) if 0 < y[va].sum() < va.sum() else np.nan)
+        out.append(safe_auc(y[va], margin[va]))
     return np.asarray(out, dtype=np.float64)
 
 
