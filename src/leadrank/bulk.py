@@ -8,12 +8,13 @@ Both run inside the caller's transaction.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
+
+from leadrank.db import json_dumps
 
 
 def _processors(table: Table, columns: Sequence[str], dialect) -> list:  # noqa: ANN001
@@ -29,7 +30,7 @@ def _sqlite_rows(table: Table, columns: Sequence[str], rows: Sequence[dict], dia
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json_dumps(value)
 
 
 def _json_columns(table: Table, columns: Sequence[str]) -> list[int]:

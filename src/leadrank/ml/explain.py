@@ -330,44 +330,65 @@ class ExplanationBatch:
         return len(self.score)
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        """One explanation dict per lead (for APIs and small batches)."""
+        """One explanation dict per lead (scoring jobs store these). Work is done per group
+        with numpy and converted to Python lists once; the per-lead loop only assembles."""
         n = len(self)
-        out: list[dict[str, Any]] = []
-        labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if n == 0:
+            return []
+        G = len(self.groups)
         all_rows = np.arange(n)
-        if self.ctx is not None:
-            for g in self.groups:
-                labels[g] = describe(g, all_rows, self.ctx)
-        fmt = format_points(self.points.ravel()).reshape(self.points.shape) if n else self.points
-        group_idx: dict[str, list[int]] = {}
-        if self.feature_names is not None and self.feature_groups is not None:
+        labels: list[list[Any] | None] = []
+        values: list[list[Any] | None] = []
+        for g in self.groups:
+            if self.ctx is None:
+                labels.append(None)
+                values.append(None)
+                continue
+            lab, val = describe(g, all_rows, self.ctx)
+            labels.append([None if x is None else str(x) for x in np.asarray(lab, dtype=object).tolist()])
+            values.append(None if val is None else [_jsonable(v) for v in np.asarray(val, dtype=object).tolist()])
+        # The strongest single feature inside each group, per lead (one argmax per group).
+        top_feature: list[list[str] | None] = [None] * G
+        if self.feature_log_odds is not None and self.feature_names is not None and self.feature_groups:
+            by_group: dict[str, list[int]] = {}
             for j, f in enumerate(self.feature_names):
-                group_idx.setdefault(self.feature_groups[f], []).append(j)
+                by_group.setdefault(self.feature_groups[f], []).append(j)
+            names = np.asarray(self.feature_names, dtype=object)
+            for gi, g in enumerate(self.groups):
+                idx = by_group.get(g)
+                if idx:
+                    best = np.argmax(np.abs(self.feature_log_odds[:, idx]), axis=1)
+                    top_feature[gi] = names[np.asarray(idx)[best]].tolist()
+        fmt = format_points(self.points.ravel()).reshape(self.points.shape).tolist()
+        points = self.points.tolist()
+        log_odds = self.log_odds.tolist()
+        order = np.argsort(-np.abs(self.points), axis=1, kind="stable").tolist()
+        lead_ids = [_jsonable(x) for x in self.lead_ids.tolist()]
+        scores, probs, grades = self.score.tolist(), self.probability.tolist(), self.grade.tolist()
+        ups = self.reasons_up.tolist()
+        downs = self.reasons_down.tolist()
+        actions = self.next_action.tolist()
+        base_points = float(self.base_points)
+        out: list[dict[str, Any]] = []
         for i in range(n):
-            order = np.argsort(-np.abs(self.points[i]), kind="stable")
             contribs = []
-            for gi in order:
-                g = self.groups[gi]
-                lab, val = labels.get(g, (None, None))
-                feat = None
-                if self.feature_log_odds is not None and g in group_idx:
-                    idx = group_idx[g]
-                    feat = self.feature_names[idx[int(np.argmax(np.abs(self.feature_log_odds[i, idx])))]]
+            p_i, lo_i, f_i = points[i], log_odds[i], fmt[i]
+            for gi in order[i]:
+                lab = labels[gi][i] if labels[gi] is not None else None
                 contribs.append({
-                    "group": g, "feature": feat,
-                    "label": None if lab is None else str(lab[i]),
-                    "value": _jsonable(None if val is None else val[i]),
-                    "points": float(self.points[i, gi]), "log_odds": float(self.log_odds[i, gi]),
-                    "text": None if lab is None else f"{lab[i]}: {fmt[i, gi]}",
+                    "group": self.groups[gi],
+                    "feature": top_feature[gi][i] if top_feature[gi] is not None else None,
+                    "label": lab,
+                    "value": values[gi][i] if values[gi] is not None else None,
+                    "points": p_i[gi], "log_odds": lo_i[gi],
+                    "text": None if lab is None else f"{lab}: {f_i[gi]}",
                 })
             out.append({
-                "lead_id": _jsonable(self.lead_ids[i]),
-                "score": float(self.score[i]), "probability": float(self.probability[i]),
-                "grade": str(self.grade[i]), "base_points": float(self.base_points),
-                "contributions": contribs,
-                "reasons_up": [r for r in self.reasons_up[i] if r is not None],
-                "reasons_down": [r for r in self.reasons_down[i] if r is not None],
-                "next_action": self.next_action[i],
+                "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": str(grades[i]),
+                "base_points": base_points, "contributions": contribs,
+                "reasons_up": [r for r in ups[i] if r is not None],
+                "reasons_down": [r for r in downs[i] if r is not None],
+                "next_action": actions[i],
             })
         return out
 

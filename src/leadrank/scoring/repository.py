@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert, bulk_update
@@ -32,6 +32,17 @@ def leads_frame(rows: Sequence, columns: list[str]) -> pd.DataFrame:
         flat.columns = [f"custom.{c}" for c in flat.columns]
         frame = pd.concat([frame, flat], axis=1)
     return frame
+
+
+def canonical_uuid_text(ids: pd.Series) -> pd.Series:
+    """UUIDs as text in the canonical dashed form (SQLite stores 32 hex digits)."""
+    ids = ids.astype(str).str.lower()
+    bare = ids.str.len() == 32
+    if bare.any():
+        b = ids[bare]
+        ids = ids.copy()
+        ids[bare] = b.str[0:8] + "-" + b.str[8:12] + "-" + b.str[12:16] + "-" + b.str[16:20] + "-" + b.str[20:32]
+    return ids
 
 
 class ScoringRepository:
@@ -73,8 +84,10 @@ class ScoringRepository:
 
     def load_activities(self, workspace_id: uuid.UUID, *, lead_ids: Sequence[uuid.UUID] | None = None
                         ) -> pd.DataFrame:
-        cols = [Activity.lead_id, Activity.activity_type, Activity.activity_date, Activity.description]
-        names = ["lead_id", "activity_type", "activity_date", "description"]
+        """lead_id, activity_type, activity_date (UTC). Ids and dates come back as text and
+        are converted column-wise: per-row type conversion was the cost at scale."""
+        cols = [cast(Activity.lead_id, String), Activity.activity_type, cast(Activity.activity_date, String)]
+        names = ["lead_id", "activity_type", "activity_date"]
         base = select(*cols).where(Activity.workspace_id == workspace_id)
         if lead_ids is None:
             rows = self.session.execute(base).all()
@@ -84,9 +97,11 @@ class ScoringRepository:
                 rows.extend(self.session.execute(
                     base.where(Activity.lead_id.in_(lead_ids[start:start + KEY_BATCH]))).all())
         frame = pd.DataFrame.from_records(rows, columns=names)
-        frame["lead_id"] = frame["lead_id"].astype(str)
-        if not frame.empty:
+        if frame.empty:
             frame["activity_date"] = pd.to_datetime(frame["activity_date"], utc=True)
+            return frame
+        frame["lead_id"] = canonical_uuid_text(frame["lead_id"])
+        frame["activity_date"] = pd.to_datetime(frame["activity_date"], utc=True, format="ISO8601")
         return frame
 
     def outcome_counts(self, workspace_id: uuid.UUID) -> dict[str, int]:
