@@ -113,6 +113,15 @@ def test_train_score_explain_retrain_rollback(client, tenant):
         history = LeadRepository(session).score_history(uuid.UUID(lead_id))
         assert len(history) >= 2
 
+    # A lead with almost nothing known is still scored and explained by the model.
+    r = client.post("/api/v1/leads/upload", headers=tenant.headers, json={"leads": [{"email": "x@bare.example"}]})
+    assert r.status_code == 202
+    wait_for_jobs()
+    bare = client.get("/api/v1/leads/prioritized?q=bare.example&explain=true", headers=tenant.headers).json()["leads"]
+    assert bare[0]["score"] is not None and bare[0]["lead_data"]["score_kind"] == "model"
+    exp = bare[0]["explanation"]
+    assert exp["base_points"] + sum(c["points"] for c in exp["contributions"]) == pytest.approx(bare[0]["score"], abs=1e-3)
+
 
 def test_training_refuses_without_enough_outcomes(client, tenant):
     r = client.post("/api/v1/leads/upload", headers=tenant.headers, json={"leads": [

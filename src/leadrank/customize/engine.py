@@ -241,6 +241,11 @@ class ScoringConfig(BaseModel):
         return (not n.weights and not n.category_weights and not any(r.enabled for r in n.rules)
                 and not n.decay.active_types() and n.bands.mode == "model")
 
+    def needs_activities(self) -> bool:
+        """Whether activities change anything (decay terms or activity rules)."""
+        return bool(self.decay.active_types()) or any(
+            c.type == "activity_within" for r in self.rules if r.enabled for c in r.conditions)
+
     def weight(self, name: str, category: str) -> float:
         return self.category_weights.get(category, 1.0) * self.weights.get(name, 1.0)
 
@@ -434,16 +439,25 @@ class Result:
     def __len__(self) -> int:
         return len(self.score)
 
+    def _memo(self, key: str, compute: Any) -> np.ndarray:
+        memo = self.__dict__.setdefault("_memo_", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
+    def _cols(self, category: str) -> list[int]:
+        return [j for j, c in enumerate(self.categories) if c == category]
+
     def subscore_log_odds(self, category: str) -> np.ndarray:
-        cols = [j for j, c in enumerate(self.categories) if c == category]
-        return self.log_odds[:, cols].sum(axis=1) if cols else np.zeros(len(self))
+        cols = self._cols(category)
+        return self._memo("lo:" + category, lambda: self.log_odds[:, cols].sum(axis=1) if cols else np.zeros(len(self)))
 
     def subscore_points(self, category: str) -> np.ndarray:
-        cols = [j for j, c in enumerate(self.categories) if c == category]
-        return self.points[:, cols].sum(axis=1) if cols else np.zeros(len(self))
+        cols = self._cols(category)
+        return self._memo("pt:" + category, lambda: self.points[:, cols].sum(axis=1) if cols else np.zeros(len(self)))
 
     def rules_points(self) -> np.ndarray:
-        return self.rule_points.sum(axis=1) + self.exclusion_points
+        return self._memo("rules", lambda: self.rule_points.sum(axis=1) + self.exclusion_points)
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
@@ -681,22 +695,24 @@ def explanation_for(res: Result, i: int, original: Mapping[str, Any] | None, *, 
     orig = dict(original or {})
     by_key = {contribution_key(c): c for c in orig.get("contributions") or []}
     contribs: list[dict[str, Any]] = []
+    pts_row, lo_row, mlo_row = res.points[i].tolist(), res.log_odds[i].tolist(), res.model_log_odds[i].tolist()
+    weights = res._memo("weights", lambda: res.weights.tolist())
     for j, (name, cat) in enumerate(zip(res.names, res.categories, strict=True)):
         src = by_key.get(name, {})
-        pts = float(res.points[i, j])
+        pts = pts_row[j]
         if name.startswith("recent.") and name not in by_key:
             t = name.split(".", 1)[1]
             d = float(res.decay_values[i, j])
             label = (f"Recent {ACTIVITY_LABELS.get(t, t)}s (decayed): {d:.2f}" if d > 0
                      else f"No recent {ACTIVITY_LABELS.get(t, t)}")
             src = {"group": name, "feature": name, "label": label, "value": round(d, 4)}
-        if (not src and res.log_odds[i, j] == 0.0) or res.weights[j] == 0.0:
+        if (not src and lo_row[j] == 0.0) or weights[j] == 0.0:
             continue  # switched off (weight 0): no longer part of this lead's score
         label = src.get("label") or name
         contribs.append({
             "key": name, "group": src.get("group", name), "feature": src.get("feature"), "label": label,
-            "value": src.get("value"), "category": cat, "weight": float(res.weights[j]),
-            "model_log_odds": float(res.model_log_odds[i, j]), "log_odds": float(res.log_odds[i, j]),
+            "value": src.get("value"), "category": cat, "weight": weights[j],
+            "model_log_odds": mlo_row[j], "log_odds": lo_row[j],
             "points": pts, "text": f"{label}: {format_points(pts)}",
         })
     for j, (rid, rname) in enumerate(zip(res.rule_ids, res.rule_names, strict=True)):

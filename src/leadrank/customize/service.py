@@ -113,7 +113,8 @@ def _batch_from_arrays(a: dict[str, np.ndarray]) -> Batch:
                  acts=E.ActivityLog(a["act_lead"], a["act_type"], a["act_age"], n))
 
 
-def build_batch(rows: pd.DataFrame, activities: pd.DataFrame, explanations: list[dict] | None = None) -> Batch:
+def build_batch(rows: pd.DataFrame, activities: pd.DataFrame | None, explanations: list[dict] | None = None
+                ) -> Batch:
     """Rows: id, raw (the explanation's model block) or explanation, scored_at and rule fields."""
     ids = np.array([str(i) for i in rows["id"]], dtype=str) if len(rows) else np.array([], dtype=str)
     if explanations is None:
@@ -438,14 +439,15 @@ def rescore_chunk(session: Session, workspace_id: uuid.UUID, config_id: uuid.UUI
     if rows.empty:
         return 0
     explanations = list(rows["explanation"])
-    acts = repo.activities(workspace_id, list(rows["id"]))
+    acts = repo.activities(workspace_id, list(rows["id"])) if config.needs_activities() else None
     batch = build_batch(rows, acts, [e or {} for e in explanations])
     version = scoring.active_version(session, workspace_id)
     res = _evaluate(config, batch, model_bands(session, workspace_id, version), resolved_bands)
     out = []
     identity = config.is_identity()
+    lead_ids, versions, kinds = rows["id"].tolist(), rows["model_version_id"].tolist(), rows["score_kind"].tolist()
     for i in range(len(rows)):
-        vid = rows["model_version_id"].iat[i]
+        vid = versions[i]
         exp = E.explanation_for(res, i, explanations[i], config_version=None if identity else row.version,
                                 config_id=None if identity else str(row.id),
                                 model_version_id=str(vid) if vid else None)
@@ -454,9 +456,9 @@ def rescore_chunk(session: Session, workspace_id: uuid.UUID, config_id: uuid.UUI
         if identity:
             for k in ("config_version", "config_id", "subscores", "combination", "excluded_by"):
                 exp.pop(k, None)
-        out.append({"id": rows["id"].iat[i], "score": round(float(res.score[i]), SCORE_DIGITS),
+        out.append({"id": lead_ids[i], "score": round(float(res.score[i]), SCORE_DIGITS),
                     "conversion_probability": float(res.probability[i]), "grade": grade, "explanation": exp,
-                    "model_version_id": vid, "score_kind": rows["score_kind"].iat[i]})
+                    "model_version_id": vid, "score_kind": kinds[i]})
     repo.write_rescored(workspace_id, out, when=utcnow())
     return len(out)
 

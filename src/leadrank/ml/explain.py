@@ -17,22 +17,28 @@ Everything is vectorised over leads; Python-level string work happens per *disti
 
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 import pandas as pd
 
 from leadrank.ml import _parsing as P
 from leadrank.ml.features import ActivityStats
 
 MINUS = "\u2212"
+log = logging.getLogger("leadrank.ml")
+
 #: Contributions smaller than this many points are not worth a sentence.
 MIN_REASON_POINTS = 0.05
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    """Logistic function without overflow warnings for large |x|."""
+    return expit(np.asarray(x, dtype=np.float64))
 
 
 def points_from_log_odds(phi: np.ndarray, base_logit: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -124,7 +130,19 @@ def _series(leads: pd.DataFrame, col: str, rows: np.ndarray) -> pd.Series:
 
 
 def describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
-    """(sentence labels, raw values) of one group for the given row positions."""
+    """(sentence labels, raw values) of one group for the given row positions.
+
+    A column's wording must never cost a lead its score: when the vectorised wording fails
+    on an odd batch (e.g. a column with no value at all), the group's plain name is used."""
+    try:
+        return _describe(group, rows, ctx)
+    except (AttributeError, TypeError, ValueError):
+        log.warning("plain wording for %s (could not describe its values)", group, exc_info=True)
+        n = len(np.asarray(rows))
+        return np.full(n, display_name(group), dtype=object), np.full(n, None, dtype=object)
+
+
+def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
     leads, st = ctx.leads, ctx.stats
     rows = np.asarray(rows, dtype=np.int64)
     if group.startswith("activities.") and st is not None:
@@ -231,7 +249,8 @@ def describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndar
         return P.map_distinct(pd.Series(x), lambda v: f"{name} not given" if v is None or np.isnan(v)
                               else f"{name} is {v:,.4g}"), x.astype(object)
     if kind in ("text",):
-        words = s.astype("str").str.split().str.len().to_numpy(dtype=np.float64, na_value=0)
+        # Per value in Python: an all-empty column has no string dtype for .str to work on.
+        words = np.array([len(v.split()) if isinstance(v, str) else 0 for v in s.tolist()], dtype=np.float64)
         words[~P.present_mask(s)] = 0
         return P.map_distinct(pd.Series(words), lambda k: f"No {name.lower()}" if k == 0
                               else f"{name} given ({int(k)} words)"), s.to_numpy(dtype=object)

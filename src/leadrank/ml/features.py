@@ -564,7 +564,7 @@ class LeadFeaturizer:
             return [(wd == k).astype(np.float32) for k in range(7)]
         if kind == "text":
             low = s.astype("str").str.lower()
-            length = low.str.len().to_numpy(dtype=np.float64, na_value=0.0)
+            length = np.array(low.str.len().to_numpy(dtype=np.float64, na_value=0.0))  # writable copy
             length[~cols.present(col)] = 0.0
             out = [np.log1p(length)]
             for tok in spec["tokens"]:

@@ -14,6 +14,8 @@ from leadrank.bulk import bulk_insert, bulk_update
 from leadrank.models import LEAD_FIELDS, Activity, Lead, ModelVersion, ScoreHistory, Workspace
 
 FRAME_COLUMNS = list(LEAD_FIELDS)
+NON_TEXT = {"company_size", "annual_revenue", "outcome_date", "last_activity_date", "created_at"}
+TEXT_COLUMNS = [c for c in FRAME_COLUMNS if c not in NON_TEXT]
 SCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation", "model_version_id",
                  "score_kind", "scored_at"]
 KEY_BATCH = 2000
@@ -26,6 +28,10 @@ def leads_frame(rows: Sequence, columns: list[str]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["lead_id", *FRAME_COLUMNS])
     frame["lead_id"] = frame["lead_id"].astype(str)
+    for col in TEXT_COLUMNS:
+        # A small batch can have a column with no value at all; keep it text, not float NaN.
+        if col in frame:
+            frame[col] = frame[col].astype("string")
     customs = frame.pop("custom")
     if customs.map(bool).any():
         flat = pd.DataFrame.from_records([c or {} for c in customs], index=frame.index)
