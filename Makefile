@@ -25,7 +25,7 @@ install-test: $(VENV)/.installed-test
 
 ## Create the venv, prepare the SQLite demo workspace, serve on http://127.0.0.1:8000
 run: install
-	$(VENV)/bin/leadrank demo --leads $(DEMO_LEADS)
+	LEADRANK_HOST=$(HOST) LEADRANK_PORT=$(PORT) $(VENV)/bin/leadrank demo --leads $(DEMO_LEADS)
 	$(VENV)/bin/leadrank serve --host $(HOST) --port $(PORT)
 
 ## Install what the tests need (Chromium, PostgreSQL and Redis when this machine lacks them) and run them all

@@ -83,10 +83,12 @@ def _train(workspace_id, console: Console) -> None:  # noqa: ANN001
 
 
 def _message(api_key: str) -> str:
+    settings = get_settings()
+    base = f"http://{settings.host}:{settings.port}"
     return (
         "\n[bold]Demo workspace ready.[/bold]\n"
-        f"  Web app:  http://127.0.0.1:8000  — sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+        f"  Web app:  {base}  — sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
         f"  API key:  {api_key}   (also in {_key_file()})\n"
         f"  Try:      curl -H 'Authorization: Bearer {api_key}' "
-        "'http://127.0.0.1:8000/api/v1/leads/prioritized?limit=5'\n"
+        f"'{base}/api/v1/leads/prioritized?limit=5'\n"
     )

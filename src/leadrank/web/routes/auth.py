@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from leadrank.auth.sessions import principal_from_session
 from leadrank.auth.users import authenticate_user, get_user_by_email
 from leadrank.config import get_settings
+from leadrank.demo.setup import DEMO_EMAIL, DEMO_PASSWORD
 from leadrank.deps import SessionDep
 from leadrank.errors import Unauthorized
 from leadrank.web.csrf import require_csrf, rotate_token
@@ -20,8 +21,6 @@ from leadrank.workspaces.repository import WorkspaceRepository
 
 router = APIRouter(dependencies=[Depends(require_csrf)])
 
-DEMO_EMAIL = "demo@leadrank.local"
-DEMO_PASSWORD = "demo-password"  # documented in the README and printed by `leadrank demo`
 
 
 def _demo_hint(db: SessionDep) -> dict | None:
