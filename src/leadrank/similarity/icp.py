@@ -119,6 +119,23 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index)
 
 
+def _categorical_criterion(values: list, reasons: list[list[str]], *, known, matches, unknown: str,  # noqa: ANN001
+                           hit, miss) -> np.ndarray:
+    """1 for a match, 0 for a miss, UNKNOWN_CREDIT when the lead does not say; one reason each."""
+    out = np.empty(len(values))
+    for i, value in enumerate(values):
+        if not known(value):
+            out[i] = UNKNOWN_CREDIT
+            reasons[i].append(unknown)
+        elif matches(value):
+            out[i] = 1.0
+            reasons[i].append(hit(value))
+        else:
+            out[i] = 0.0
+            reasons[i].append(miss(value))
+    return out
+
+
 def _criteria(leads: pd.DataFrame, icp: ICP) -> tuple[np.ndarray, list[list[str]]]:
     n = len(leads)
     reasons: list[list[str]] = [[] for _ in range(n)]
@@ -128,20 +145,12 @@ def _criteria(leads: pd.DataFrame, icp: ICP) -> tuple[np.ndarray, list[list[str]
 
     if icp.industries:
         wanted = [_norm(i) for i in icp.industries]
-        raw = _col(leads, "industry").tolist()
-        s = np.empty(n)
-        for i, value in enumerate(raw):
-            v = _norm(value)
-            if not v:
-                s[i] = UNKNOWN_CREDIT
-                reasons[i].append("Industry unknown")
-            elif _industry_match(v, wanted):
-                s[i] = 1.0
-                reasons[i].append(f"Industry {str(value).strip()} matches the ICP")
-            else:
-                s[i] = 0.0
-                reasons[i].append(f"Industry {str(value).strip()} is not an ICP industry")
-        scores.append(s)
+        scores.append(_categorical_criterion(
+            _col(leads, "industry").tolist(), reasons,
+            known=lambda v: bool(_norm(v)), matches=lambda v: _industry_match(_norm(v), wanted),
+            unknown="Industry unknown",
+            hit=lambda v: f"Industry {str(v).strip()} matches the ICP",
+            miss=lambda v: f"Industry {str(v).strip()} is not an ICP industry"))
 
     if icp.size_min is not None or icp.size_max is not None:
         lo = icp.size_min if icp.size_min is not None else 0
@@ -169,54 +178,35 @@ def _criteria(leads: pd.DataFrame, icp: ICP) -> tuple[np.ndarray, list[list[str]
 
     if icp.seniorities:
         wanted_s = set(icp.seniorities)
-        titles = _col(leads, "job_title").tolist()
-        s = np.empty(n)
-        for i, title in enumerate(titles):
-            level = seniority(title)
-            if level is None:
-                s[i] = UNKNOWN_CREDIT
-                reasons[i].append("Seniority unknown (no job title)")
-            elif level in wanted_s:
-                s[i] = 1.0
-                reasons[i].append(f"{SENIORITY_LABELS[level]} title matches the ICP")
-            else:
-                s[i] = 0.0
-                reasons[i].append(f"{SENIORITY_LABELS[level]} title is not an ICP seniority")
-        scores.append(s)
+        levels = [seniority(t) for t in _col(leads, "job_title").tolist()]
+        scores.append(_categorical_criterion(
+            levels, reasons, known=lambda lv: lv is not None, matches=lambda lv: lv in wanted_s,
+            unknown="Seniority unknown (no job title)",
+            hit=lambda lv: f"{SENIORITY_LABELS[lv]} title matches the ICP",
+            miss=lambda lv: f"{SENIORITY_LABELS[lv]} title is not an ICP seniority"))
 
     if icp.locations:
         wanted_l = [_norm(x) for x in icp.locations if _norm(x)]
-        loc, country = _col(leads, "location").tolist(), _col(leads, "country").tolist()
-        s = np.empty(n)
-        for i in range(n):
-            here = f" {_norm(loc[i])} {_norm(country[i])} "
-            shown = ", ".join(str(x).strip() for x in (loc[i], country[i]) if _norm(x))
-            if not here.strip():
-                s[i] = UNKNOWN_CREDIT
-                reasons[i].append("Location unknown")
-            elif any(f" {w} " in here for w in wanted_l):
-                s[i] = 1.0
-                reasons[i].append(f"Location {shown} is in the ICP region")
-            else:
-                s[i] = 0.0
-                reasons[i].append(f"Location {shown} is outside the ICP region")
-        scores.append(s)
+        places = list(zip(_col(leads, "location").tolist(), _col(leads, "country").tolist(), strict=True))
+
+        def shown(place: tuple) -> str:
+            return ", ".join(str(x).strip() for x in place if _norm(x))
+
+        scores.append(_categorical_criterion(
+            places, reasons, known=lambda pl: bool(f"{_norm(pl[0])} {_norm(pl[1])}".strip()),
+            matches=lambda pl: any(f" {w} " in f" {_norm(pl[0])} {_norm(pl[1])} " for w in wanted_l),
+            unknown="Location unknown",
+            hit=lambda pl: f"Location {shown(pl)} is in the ICP region",
+            miss=lambda pl: f"Location {shown(pl)} is outside the ICP region"))
 
     if icp.sources:
         wanted_src = {_norm(x) for x in icp.sources}
-        s = np.empty(n)
-        for i, src in enumerate(_col(leads, "lead_source").tolist()):
-            v = _norm(src)
-            if not v:
-                s[i] = UNKNOWN_CREDIT
-                reasons[i].append("Lead source unknown")
-            elif v in wanted_src:
-                s[i] = 1.0
-                reasons[i].append(f"Source {str(src).strip()} is an ICP source")
-            else:
-                s[i] = 0.0
-                reasons[i].append(f"Source {str(src).strip()} is not an ICP source")
-        scores.append(s)
+        scores.append(_categorical_criterion(
+            _col(leads, "lead_source").tolist(), reasons,
+            known=lambda v: bool(_norm(v)), matches=lambda v: _norm(v) in wanted_src,
+            unknown="Lead source unknown",
+            hit=lambda v: f"Source {str(v).strip()} is an ICP source",
+            miss=lambda v: f"Source {str(v).strip()} is not an ICP source"))
 
     return np.mean(np.vstack(scores), axis=0), reasons
 
