@@ -184,3 +184,16 @@ def test_filters_and_pagination(client, tenant):
     assert client.get("/api/v1/leads/prioritized?cursor=garbage", headers=h).status_code == 422
     assert client.get("/api/v1/leads/prioritized?sort=password", headers=h).status_code == 422
     assert uuid.UUID(seen[0])
+
+
+def test_activity_upload_with_a_mapping_override(client, tenant):
+    upload(client, tenant, "Email,Company\r\nana@acme.io,Acme\r\n".encode())
+    acts = "Who,What,When\r\nana@acme.io,Requested demo,2026-11-20\r\nnobody@x.io,visit,2026-11-21\r\n"
+    job = upload(client, tenant, acts.encode(), "acts.csv", kind="activities",
+                 mapping={"Who": "lead_email", "What": "activity_type", "When": "activity_date"})
+    assert job["status"] == "done", job
+    assert job["result"]["activities_stored"] == 1 and job["result"]["rejected"] == 1
+    assert job["rejects"][0]["row_number"] == 3 and "nobody@x.io" in job["rejects"][0]["reason"]
+    lead = client.get("/api/v1/leads/prioritized", headers=tenant.headers).json()["leads"][0]
+    timeline = client.get(f"/api/v1/leads/{lead['lead_data']['lead_id']}/activities", headers=tenant.headers)
+    assert [a["activity_type"] for a in timeline.json()["activities"]] == ["demo_request"]

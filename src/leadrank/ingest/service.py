@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from leadrank.config import get_settings
 from leadrank.errors import InvalidInput
-from leadrank.ingest.mapping import apply_overrides, suggest_activity_mapping, suggest_mapping
+from leadrank.ingest.mapping import (
+    apply_activity_overrides,
+    apply_overrides,
+    suggest_activity_mapping,
+    suggest_mapping,
+)
 from leadrank.ingest.readers import open_table
 from leadrank.jobs.service import create_job
 from leadrank.leads.repository import UPSERT_COLUMNS, LeadRepository
@@ -95,8 +100,11 @@ def _json_cell(value: object) -> str:
 
 
 def resolve_mapping(headers: list[str], kind: str, overrides: dict[str, str] | None) -> dict[str, str]:
-    suggested = suggest_activity_mapping(headers) if kind == "activities" else suggest_mapping(headers)
-    return apply_overrides(suggested, overrides or {}) if overrides else suggested
+    if kind == "activities":
+        suggested = suggest_activity_mapping(headers)
+        return apply_activity_overrides(suggested, overrides) if overrides else suggested
+    suggested = suggest_mapping(headers)
+    return apply_overrides(suggested, overrides) if overrides else suggested
 
 
 def preview_upload(path: Path, *, kind: str = "leads", sheet: str | None = None,
