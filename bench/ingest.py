@@ -27,6 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
+from _scratch import scratch_db
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -142,22 +144,6 @@ def _run_child(kind: str, csv_path: Path, url: str | None, profile: bool = False
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _scratch_pg(server: str) -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-
-    name = f"leadrank_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.rsplit("/", 1)[0] + "/" + name, drop
-
-
 def write_csv(n: int, path: Path) -> None:
     from leadrank.demo.generator import generate_leads
 
@@ -198,14 +184,14 @@ def main() -> None:
             drop = None
             url = None
             if backend == "postgres":
-                url, drop = _scratch_pg(args.pg)
+                url, drop = scratch_db(args.pg, "leadrank_bench")
             try:
                 up = _run_child("upload", csv_path, url, args.profile)
                 if up["status"] != "done":
                     raise SystemExit(f"upload ended {up['status']}: {up['error']}")
                 if drop:
                     drop()
-                    url, drop = _scratch_pg(args.pg)
+                    url, drop = scratch_db(args.pg, "leadrank_bench")
                 floor = _run_child("floor", csv_path, url)
             finally:
                 if drop:

@@ -36,6 +36,8 @@ import time
 import uuid
 from pathlib import Path
 
+from _scratch import scratch_db
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -49,22 +51,6 @@ class Hold:
 
     def shutdown(self) -> None:
         pass
-
-
-def scratch_db(server: str) -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-
-    name = f"leadrank_scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def upload_sync(workspace_id: uuid.UUID, path: Path, kind: str) -> None:
@@ -322,7 +308,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
     args = parser.parse_args()
 
-    url, drop = scratch_db(args.pg)
+    url, drop = scratch_db(args.pg, "leadrank_scale")
     tmp = Path(tempfile.mkdtemp(prefix="leadrank-scale-"))
     env = {**os.environ, "DATABASE_URL": url, "LEADRANK_DATA_DIR": str(tmp / "data"), "LEADRANK_ENV": "production",
            "LEADRANK_SECRET_KEY": uuid.uuid4().hex, "LEADRANK_QUEUE_URL": args.redis,

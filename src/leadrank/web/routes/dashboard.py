@@ -11,7 +11,7 @@ from leadrank.leads.filters import LeadFilters, LeadSort
 from leadrank.web.charts import grade_bar, histogram
 from leadrank.web.csrf import require_csrf
 from leadrank.web.model_view import ReportView, algorithm_label, scoring_service
-from leadrank.web.queries import score_histogram, workspace_summary
+from leadrank.leads.summary import score_histogram, workspace_summary
 from leadrank.web.session import WebDep
 from leadrank.web.templating import render
 

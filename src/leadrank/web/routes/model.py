@@ -14,7 +14,7 @@ from leadrank.models import Job
 from leadrank.web.charts import Series, hbar_chart, histogram, line_chart
 from leadrank.web.csrf import require_csrf
 from leadrank.web.model_view import ReportView, algorithm_label, category_of, group_label, scoring_service
-from leadrank.web.queries import score_histogram, workspace_summary
+from leadrank.leads.summary import score_histogram, workspace_summary
 from leadrank.web.session import WebContext, WebDep
 from leadrank.web.templating import flash, render
 

@@ -1,7 +1,4 @@
-"""Read-only aggregates the pages show (dashboard tiles, score distribution).
-
-These belong in ``leads/repository.py`` (and a leads service function each); they live here
-only because the web package may not edit the leads package.
+"""Read-only aggregates of a workspace's leads (dashboard tiles, score distribution).
 
 Both are full scans of a workspace's leads (seconds at a million), so they are cached per
 workspace until a job of that workspace changes state: leads and scores change through jobs
