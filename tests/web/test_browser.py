@@ -177,9 +177,9 @@ def test_upload_list_lead_export_journey(page, live_server: LiveServer, tmp_path
 
 
 def _scoring_ready() -> bool:
-    from leadrank.web.model_view import scoring_service
+    import importlib.util
 
-    return scoring_service() is not None
+    return importlib.util.find_spec("leadrank.scoring.service") is not None
 
 
 def test_retrain_then_read_reasons_and_export_top_20(page, live_server: LiveServer, tmp_path) -> None:  # noqa: ANN001

@@ -535,7 +535,7 @@ def test_a_weak_model_is_called_weak() -> None:
 def test_model_page_without_a_model_explains_what_is_needed(client, web_user: WebUser) -> None:
     token = sign_in(client, web_user)
     text = texts(client.get("/model", headers=HTML).text)
-    assert "No model yet" in text and "at least 30 converted and 30 lost" in text
+    assert "No model yet" in text and "at least 200 leads with a known outcome, 40 of them converted and 40 lost" in text
     r = client.post("/model/retrain", data={"csrf_token": token}, headers=HTML, follow_redirects=True)
     assert r.status_code == 200 and "training needs at least" in texts(r.text).lower()
 

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 WEAK_AUC = 0.6
-REQUIRED = ("request_retrain", "list_versions", "get_version", "active_version", "activate_version",
-            "rollback", "feature_importance")
-
 GROUP_LABELS = {
     "job_title": "Job title & seniority", "industry": "Industry", "company_size": "Company size",
     "annual_revenue": "Annual revenue", "location": "Location", "country": "Country",
@@ -30,15 +26,6 @@ CATEGORY_LABELS = {"fit": "Fit", "contact": "Contact quality", "source": "Source
                    "profile": "Profile", "custom": "Your columns", "similarity": "Similarity"}
 ALGORITHM_LABELS = {"lightgbm": "Gradient boosting (LightGBM)", "logistic_regression": "Logistic regression",
                     "cold_start": "Cold start (ICP fit + engagement)"}
-
-
-def scoring_service() -> ModuleType | None:
-    """The scoring service, or None while it is not installed / not complete."""
-    try:
-        from leadrank.scoring import service
-    except ImportError:
-        return None
-    return service if all(hasattr(service, name) for name in REQUIRED) else None
 
 
 def group_label(group: str | None) -> str:

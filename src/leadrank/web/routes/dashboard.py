@@ -10,7 +10,8 @@ from leadrank.leads import service as leads
 from leadrank.leads.filters import LeadFilters, LeadSort
 from leadrank.web.charts import grade_bar, histogram
 from leadrank.web.csrf import require_csrf
-from leadrank.web.model_view import ReportView, algorithm_label, scoring_service
+from leadrank.scoring import service as scoring
+from leadrank.web.model_view import ReportView, algorithm_label
 from leadrank.leads.summary import score_histogram, workspace_summary
 from leadrank.web.session import WebDep
 from leadrank.web.templating import render
@@ -24,8 +25,7 @@ def home(web: WebDep) -> Response:
     top, _ = leads.list_leads(web.db, web.workspace_id, LeadFilters(), LeadSort(), limit=8)
     top = [lead for lead in top if lead.score is not None]
     jobs = list(JobRepository(web.db).list(web.workspace_id, limit=6))
-    service = scoring_service()
-    active = service.active_version(web.db, web.workspace_id) if service else None
+    active = scoring.active_version(web.db, web.workspace_id)
     report = ReportView(active.report if active else None)
     hist = score_histogram(web.db, web.workspace_id) if summary.scored else []
     return render(

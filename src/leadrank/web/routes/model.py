@@ -8,12 +8,13 @@ import uuid
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from leadrank.errors import InvalidInput, NotFound
+from leadrank.errors import InvalidInput
 from leadrank.jobs.repository import JobRepository
 from leadrank.models import Job
 from leadrank.web.charts import Series, hbar_chart, histogram, line_chart
 from leadrank.web.csrf import require_csrf
-from leadrank.web.model_view import ReportView, algorithm_label, category_of, group_label, scoring_service
+from leadrank.scoring import service
+from leadrank.web.model_view import ReportView, algorithm_label, category_of, group_label
 from leadrank.leads.summary import score_histogram, workspace_summary
 from leadrank.web.session import WebContext, WebDep
 from leadrank.web.templating import flash, render
@@ -42,12 +43,7 @@ def _importance(items: list[dict]) -> list[dict]:
 @router.get("/model")
 def model_page(request: Request, web: WebDep, version: uuid.UUID | None = None,
                job: uuid.UUID | None = None) -> Response:
-    service = scoring_service()
     summary = workspace_summary(web.db, web.workspace_id)
-    if service is None:
-        return render(request, "model.html", web=web, active="model", title="Model · leadrank", service=False,
-                      versions=[], shown=None, active_version=None, report=ReportView(None), charts={},
-                      importance=[], running=[], watches=[], summary=summary)
     versions = list(service.list_versions(web.db, web.workspace_id))
     active_version = service.active_version(web.db, web.workspace_id)
     shown = active_version or (versions[0] if versions else None)
@@ -68,7 +64,8 @@ def model_page(request: Request, web: WebDep, version: uuid.UUID | None = None,
         if started is not None:
             watches.append(started)
     watches += [j for j in running if all(j.id != w.id for w in watches)]
-    return render(request, "model.html", web=web, active="model", title="Model · leadrank", service=True,
+    return render(request, "model.html", web=web, active="model", title="Model · leadrank",
+                  min_outcomes=service.MIN_OUTCOMES, min_per_class=service.MIN_PER_CLASS,
                   versions=versions, shown=shown, active_version=active_version, report=report, charts=charts,
                   importance=importance, running=running, watches=watches, summary=summary,
                   algorithm_label=algorithm_label)
@@ -115,17 +112,9 @@ def _after_job(request: Request, job: Job, message: str) -> Response:
     return RedirectResponse(f"/model?job={job.id}", status_code=303)
 
 
-def _service_or_404():  # noqa: ANN202
-    service = scoring_service()
-    if service is None:
-        raise NotFound("The scoring engine is not installed in this leadrank.")
-    return service
-
-
 @router.post("/model/retrain")
 def retrain(request: Request, web: WebDep) -> Response:
     web.principal.require_write()
-    service = _service_or_404()
     try:
         job = service.request_retrain(web.db, web.workspace_id)
     except InvalidInput as exc:
@@ -137,7 +126,6 @@ def retrain(request: Request, web: WebDep) -> Response:
 @router.post("/model/versions/{version_id}/activate")
 def activate(version_id: uuid.UUID, request: Request, web: WebDep) -> Response:
     web.principal.require_write()
-    service = _service_or_404()
     version = service.get_version(web.db, web.workspace_id, version_id)
     job = service.activate_version(web.db, web.workspace_id, version_id)
     return _after_job(request, job, f"Version {version.version} is now active. Rescoring every lead with it…")
@@ -146,7 +134,6 @@ def activate(version_id: uuid.UUID, request: Request, web: WebDep) -> Response:
 @router.post("/model/rollback")
 def rollback(request: Request, web: WebDep) -> Response:
     web.principal.require_write()
-    service = _service_or_404()
     try:
         job = service.rollback(web.db, web.workspace_id)
     except InvalidInput as exc:
