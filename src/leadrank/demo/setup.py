@@ -73,10 +73,8 @@ def _load_data(workspace_id, n_leads: int, seed: int, console: Console) -> None:
 
 
 def _train(workspace_id, console: Console) -> None:  # noqa: ANN001
-    try:
-        from leadrank.scoring.service import train_and_activate
-    except ImportError:
-        return
+    from leadrank.scoring.service import train_and_activate
+
     console.print("training the first model…")
     summary = train_and_activate(workspace_id)
     console.print(f"  {summary}")
