@@ -7,10 +7,7 @@ import pytest
 
 from leadrank.errors import InvalidInput
 from leadrank.ingest.mapping import suggest_activity_mapping, suggest_mapping
-from leadrank.ingest.validate import (
-    LeadCoercer,
-    coerce_activity_rows,
-    coerce_lead_rows,
+from leadrank.ingest.parsers import (
     normalize_website,
     parse_company_size,
     parse_datetime,
@@ -19,6 +16,7 @@ from leadrank.ingest.validate import (
     parse_revenue,
     split_full_name,
 )
+from leadrank.ingest.validate import LeadCoercer, coerce_activity_rows, coerce_lead_rows
 from leadrank.models.activity import ACTIVITY_TYPES
 from leadrank.models.lead import LEAD_FIELDS
 
