@@ -25,7 +25,7 @@ def test_model_beats_baselines_on_demo_data(demo_model):
     assert r["capture_at_20"] >= 0.5  # the top 20 % hold at least half of the conversions
     assert r["brier"] < base["base_rate"]["brier"]
     assert r["log_loss"] < base["base_rate"]["log_loss"]
-    assert set(r["alternatives"]) == {"logistic_regression", "lightgbm"}
+    assert set(r["alternatives"]) == {"logistic_regression", "lightgbm", "blend"}
     for alt in r["alternatives"].values():
         assert {"roc_auc", "pr_auc", "brier", "log_loss", "capture_at_20", "cv_roc_auc"} <= set(alt)
     assert r["algorithm"] == demo_model.algorithm
@@ -131,6 +131,9 @@ def test_artefact_round_trip_is_identical_and_pickle_free(demo_model, demo_data)
     assert "pickle" not in s.lower() and "joblib" not in s.lower()
     if doc["algorithm"] == "lightgbm":
         assert doc["scorer"]["lightgbm_model"].startswith("tree\n")
+    elif doc["algorithm"] == "blend":
+        assert doc["scorer"]["lightgbm"]["lightgbm_model"].startswith("tree\n")
+        assert len(doc["scorer"]["logistic_regression"]["coef"]) >= len(doc["feature_names"])
     else:
         assert len(doc["scorer"]["coef"]) >= len(doc["feature_names"])
     m2 = TrainedModel.from_artefact(s)
@@ -153,6 +156,32 @@ def test_both_algorithms_round_trip(make_tiny):
         assert np.array_equal(m.predict_proba(leads, as_of="2025-01-01"), m2.predict_proba(leads, as_of="2025-01-01"))
         b = m.explain_batch(leads, as_of="2025-01-01")
         assert np.max(np.abs(b.base_points + b.points.sum(axis=1) - b.score)) < 1e-6
+
+
+def test_blend_is_exact_and_round_trips(make_tiny):
+    # the blend scores with both models: its calibrated log-odds are the weighted sum of theirs, its
+    # per-lead contributions add up to the score, the customisation hooks read the same terms, and
+    # the artefact (LightGBM text + JSON) reproduces it exactly
+    from leadrank.customize.hooks import group_log_odds
+    from leadrank.ml.scorers import BlendScorer
+
+    leads = make_tiny(600)
+    m = train(leads, time_budget_s=5, algorithms=("blend",))
+    assert m.algorithm == "blend" and isinstance(m.scorer_, BlendScorer)
+    assert m.scorer_.w_linear > 0 and m.scorer_.w_tree > 0
+    X, _ = m.featurizer_.transform_array(leads, None, as_of="2025-01-01")
+    s = m.scorer_
+    assert np.allclose(s.margin(X), s.w_linear * s.linear.margin(X) + s.w_tree * s.tree.margin(X))
+    phi, base = s.raw_contributions(X)
+    assert np.allclose(base + phi.sum(axis=1), s.margin(X), atol=1e-9)
+    b = m.explain_batch(leads, as_of="2025-01-01")
+    assert np.max(np.abs(b.base_points + b.points.sum(axis=1) - b.score)) < 1e-6
+    g, base_logit = group_log_odds(m, X)
+    assert np.allclose(g, b.log_odds) and base_logit == pytest.approx(b.base_logit)
+    m2 = TrainedModel.from_artefact(m.to_artefact())
+    assert isinstance(m2.scorer_, BlendScorer)
+    assert np.array_equal(m.predict_proba(leads, as_of="2025-01-01"), m2.predict_proba(leads, as_of="2025-01-01"))
+    assert m2.explain(leads.head(5), as_of="2025-01-01") == m.explain(leads.head(5), as_of="2025-01-01")
 
 
 def test_unfitted_model_refuses():

@@ -31,7 +31,7 @@ def test_bank_marketing_beats_baselines_and_flags_duration(bank):
     assert honest["pr_auc"] > 2.5 * honest["base_rate"]
     assert honest["capture_at_20"] > 0.5
     assert abs(honest["mean_predicted"] - honest["base_rate"]) < 0.02
-    assert {"logistic_regression", "lightgbm"} == set(honest["alternatives"])
+    assert {"logistic_regression", "lightgbm", "blend"} == set(honest["alternatives"])
 
 
 def test_bank_marketing_explanations_add_up(bank):

@@ -7,15 +7,18 @@ a count of fits, never a clock):
 1. the leakage guard on the labelled leads (converted = 1, lost = 0; open leads are not rows);
 2. an honest evaluation fit: the newest 20 % by ``created_at`` are held out (stratified k-fold of
    the whole pipeline when leads have no dates); on the older 80 % it featurises, compares
-   logistic regression and LightGBM by cross-validated ROC AUC **on the same folds** (mean of
-   the per-fold AUCs, on at most ``CV_MAX_ROWS`` sampled leads; the regularisation by the
-   one-standard-error rule over a warm-started path; LightGBM must win by the larger of
-   ``LGBM_MARGIN`` and twice the standard error of the paired fold differences), fits Platt
-   scaling on the winner's out-of-fold margins, and measures everything on the holdout;
+   logistic regression, LightGBM and their blend (the average of both models' calibrated
+   log-odds) by cross-validated ROC AUC **on the same folds** (mean of the per-fold AUCs, on at
+   most ``CV_MAX_ROWS`` sampled leads; the regularisation by the one-standard-error rule over a
+   warm-started path; simplest first: the blend must beat logistic regression by the larger of
+   ``BLEND_MARGIN`` and twice the standard error of the paired fold differences, LightGBM alone
+   must beat both by the larger of ``LGBM_MARGIN`` and that noise, see :func:`choose_model`),
+   fits Platt scaling on the winner's out-of-fold margins, and measures everything on the holdout;
 3. a refit of the chosen configuration on all labelled leads (the model that scores).
 
 Platt scaling is affine in log-odds, so per-feature log-odds contributions stay exactly additive
-after calibration; scores are ``100 * p`` and explanations add up to them exactly.
+after calibration; a blend's contributions are the same weighted sum of both models' exact ones
+(linear terms and TreeSHAP); scores are ``100 * p`` and explanations add up to them exactly.
 """
 
 from __future__ import annotations
@@ -55,10 +58,12 @@ from leadrank.ml.metrics import (
 )
 from leadrank.ml.scorers import (
     CHUNK,
+    BlendScorer,
     LGBM_CANDIDATES,
     LGBM_FIXED,
     LR_GRID,
     LinearScorer,
+    Scorer,
     TreeScorer,
     cv_lightgbm,
     cv_linear_path,
@@ -69,13 +74,17 @@ from leadrank.ml.scorers import (
 
 ARTEFACT_FORMAT = "leadrank.model"
 ARTEFACT_VERSION = 1
-ALGORITHMS = ("logistic_regression", "lightgbm")
+#: What a model can be: either family, or their blend (which fits both).
+ALGORITHMS = ("logistic_regression", "lightgbm", "blend")
 #: LightGBM must beat logistic regression by this much CV ROC AUC to be chosen: ties go to the
 #: additive model (exact, cheap explanations; steadier under drift).
 LGBM_MARGIN = 0.01
 #: Further LightGBM candidates are tried only while the best so far is within this much of the
 #: AUC it would need to be chosen (candidates differ by less than this on every data set tried).
 LGBM_HOPELESS = 0.01
+#: The blend must beat logistic regression by at least this much CV ROC AUC (and by the folds' noise):
+#: it costs a LightGBM prediction and TreeSHAP per scored lead.
+BLEND_MARGIN = 0.002
 GRADES = ("A", "B", "C", "D")
 #: Default bands: A = top 10 %, B = next 20 %, C = next 30 %, D = the rest.
 GRADE_QUANTILES = {"A": 0.90, "B": 0.70, "C": 0.40}
@@ -117,7 +126,7 @@ class _Pipeline:
 
     def __init__(self) -> None:
         self.featurizer: LeadFeaturizer
-        self.scorers: dict[str, LinearScorer | TreeScorer] = {}
+        self.scorers: dict[str, Scorer] = {}
         self.platt: dict[str, tuple[float, float]] = {}
         self.oof_p: dict[str, np.ndarray] = {}
         self.cv_auc: dict[str, float] = {}
@@ -148,6 +157,50 @@ def one_se_choice(Cs: list[float], aucs: dict[float, np.ndarray]) -> float:
     return min(C for C in Cs if means[C] >= means[best] - se)
 
 
+def _needed_margin(better: np.ndarray, worse: np.ndarray, floor: float) -> float:
+    """The larger of ``floor`` and twice the standard error of the paired per-fold AUC differences."""
+    diff = np.asarray(better) - np.asarray(worse)
+    diff = diff[~np.isnan(diff)]
+    se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    return max(floor, 2.0 * se)
+
+
+#: Simplest first: a later kind replaces the choice only when it beats every simpler one clearly.
+_PREFERENCE = ("logistic_regression", "blend", "lightgbm")
+_LABEL = {"logistic_regression": "logistic regression", "blend": "the blend", "lightgbm": "LightGBM"}
+
+
+def choose_model(cv: dict[str, float], folds: dict[str, np.ndarray]) -> tuple[str, str, dict[str, float]]:
+    """Logistic regression, the blend or LightGBM, from cross-validated ROC AUC on identical folds.
+
+    Simplest first: the blend is chosen only when it beats logistic regression by more than the
+    larger of ``BLEND_MARGIN`` and twice the standard error of the paired per-fold differences;
+    LightGBM alone only when it beats logistic regression *and* the blend by more than the larger
+    of ``LGBM_MARGIN`` and that noise. The blend hedges between a linear model that misses
+    interactions and trees that also learn period-specific patterns (Olist: the time-block CV
+    preferred LightGBM while the newer leads preferred logistic regression; the blend stays close
+    to the better of the two on both).
+    """
+    floor = {"blend": BLEND_MARGIN, "lightgbm": LGBM_MARGIN}
+    kinds = [a for a in _PREFERENCE if a in cv]
+    chosen, need, lines = kinds[0], {}, []
+    for i, a in enumerate(kinds[1:], start=1):
+        ok = True
+        for simpler in kinds[:i]:
+            n = _needed_margin(folds[a], folds[simpler], floor[a])
+            need[f"{a}_vs_{simpler}"] = n
+            won = cv[a] > cv[simpler] + n
+            ok = ok and won
+            lines.append(f"{_LABEL[a]} {cv[a]:.4f} {'beats' if won else 'does not beat'} {_LABEL[simpler]} "
+                         f"{cv[simpler]:.4f} by more than {n:.4f}")
+        if ok:
+            chosen = a
+    reason = (f"{_LABEL[chosen]} chosen by cross-validated ROC AUC, simplest first ("
+              + "; ".join(lines) + f"; a margin is the larger of {BLEND_MARGIN} for the blend or {LGBM_MARGIN} for "
+              "LightGBM and twice the standard error of the per-fold differences)")
+    return chosen, reason[0].upper() + reason[1:], need
+
+
 def _fit_pipeline(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.ndarray, cut: np.ndarray, *,
                   excluded: set[str], half_life_days: float, random_state: int, algorithms: tuple[str, ...],
                   config: dict[str, Any] | None, budget: float, k: int,
@@ -169,7 +222,8 @@ def _fit_pipeline(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.nd
     X, y, folds = X_all[sub], y[sub], folds[sub]
     oof_margin: dict[str, np.ndarray] = {}
     cfg: dict[str, Any] = dict(config or {})
-    if "logistic_regression" in algorithms:
+    families = ("logistic_regression", "lightgbm") if "blend" in algorithms else algorithms
+    if "logistic_regression" in families:
         grid = [cfg["lr_C"]] if "lr_C" in cfg else list(LR_GRID)
         t = time.perf_counter()
         oofs, aucs = cv_linear_path(X, y, folds, tuple(grid), random_state)
@@ -185,7 +239,7 @@ def _fit_pipeline(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.nd
         lr_best_C = max(sorted(grid), key=lambda c: float(np.nanmean(aucs[c])))
         lr_best_auc = float(np.nanmean(aucs[lr_best_C]))
         oof_margin["logistic_regression"] = oofs[C]
-    if "lightgbm" in algorithms:
+    if "lightgbm" in families:
         cands = [cfg["lgbm_params"]] if "lgbm_params" in cfg else lgbm_candidates(budget)
         max_rounds = int(cfg.get("lgbm_rounds", 600))
         ds = lgb.Dataset(X, label=y, params={"max_bin": LGBM_FIXED["max_bin"], "verbose": -1,
@@ -215,6 +269,9 @@ def _fit_pipeline(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.nd
                 best = (auc, params, n_iter, m, fa)
         assert best is not None
         pl.cv_auc["lightgbm"], cfg["lgbm_params"], cfg["lgbm_rounds"], oof_margin["lightgbm"], lgbm_folds = best
+    fold_auc = {"lightgbm": lgbm_folds} if "lightgbm" in oof_margin else {}
+    if "logistic_regression" in oof_margin:
+        fold_auc["logistic_regression"] = aucs[lr_best_C]
     for algo, m in oof_margin.items():
         a, b = fit_platt(m, y)
         pl.platt[algo] = (a, b)
@@ -223,34 +280,51 @@ def _fit_pipeline(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.nd
             pl.scorers[algo] = LinearScorer(C=cfg["lr_C"], random_state=random_state).fit(X_all, y_all)
         else:
             pl.scorers[algo] = TreeScorer(cfg["lgbm_params"], cfg["lgbm_rounds"], random_state).fit(X_all, y_all)
+    w_lr, w_gb = (0.5 * pl.platt[a][0] if a in pl.platt else 0.0 for a in ("logistic_regression", "lightgbm"))
+    if "blend" in algorithms and w_lr > 0 and w_gb > 0:
+        # the blend: the equal-weight average of both models' calibrated log-odds, i.e. the margins
+        # weighted by half their Platt slopes (the intercepts only shift it: its own Platt absorbs
+        # them). Equal weights, not weights fitted on the folds: fitted weights chase the folds'
+        # noise and period effects (Olist: CV wanted 90 % LightGBM, newer leads preferred less).
+        # Offered only when both models rank in the right direction out of fold (positive slopes).
+        m = w_lr * oof_margin["logistic_regression"] + w_gb * oof_margin["lightgbm"]
+        fold_auc["blend"] = fold_aucs(y, m, folds)
+        pl.cv_auc["blend"] = float(np.nanmean(fold_auc["blend"]))
+        a, b = fit_platt(m, y)
+        pl.platt["blend"] = (a, b)
+        pl.oof_p["blend"] = sigmoid(a * m + b)
+        pl.scorers["blend"] = BlendScorer(pl.scorers["logistic_regression"], pl.scorers["lightgbm"],  # type: ignore[arg-type]
+                                          w_lr, w_gb)
+        pl.tuning.append({"algorithm": "blend", "weights": {"logistic_regression": w_lr, "lightgbm": w_gb},
+                          "cv_roc_auc": pl.cv_auc["blend"], "cv_roc_auc_pooled": safe_auc(y, m),
+                          "cv_fold_roc_auc": [float(v) for v in fold_auc["blend"]], "seconds": 0.0})
     pl.config = cfg
-    if len(pl.cv_auc) == 1:
-        pl.chosen = next(iter(pl.cv_auc))
+    allowed = [a for a in _PREFERENCE if a in algorithms and a in pl.scorers]
+    if not allowed:  # only the blend was requested, and a model ranks the wrong way round out of fold
+        allowed = [a for a in _PREFERENCE if a in pl.scorers]
+    if len(allowed) == 1:
+        pl.chosen = allowed[0]
         pl.choice_reason = f"only {pl.chosen} was requested"
     else:
-        lr, gb = lr_best_auc, pl.cv_auc["lightgbm"]
-        # LightGBM must win by a margin that is both practical (LGBM_MARGIN) and larger than the
-        # folds' noise: twice the standard error of the paired per-fold AUC differences
-        diff = lgbm_folds - aucs[lr_best_C]
-        diff = diff[~np.isnan(diff)]
-        se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
-        need = max(LGBM_MARGIN, 2.0 * se)
-        pl.selection_margin = need  # type: ignore[attr-defined]
-        if gb > lr + need:
-            pl.chosen = "lightgbm"
-            pl.choice_reason = (f"LightGBM's cross-validated ROC AUC {gb:.4f} beats logistic regression's "
-                                f"{lr:.4f} by more than {need:.4f} (the larger of {LGBM_MARGIN} and twice the "
-                                "standard error of the per-fold differences)")
-        else:
-            pl.chosen = "logistic_regression"
-            pl.choice_reason = (f"logistic regression's cross-validated ROC AUC {lr:.4f} is within {need:.4f} of "
-                                f"(or above) LightGBM's {gb:.4f} (the margin is the larger of {LGBM_MARGIN} and "
-                                "twice the standard error of the per-fold differences): ties go to the additive "
-                                "model, whose explanations are exact and cheapest")
+        cv = {**pl.cv_auc, "logistic_regression": lr_best_auc} if "logistic_regression" in pl.cv_auc else pl.cv_auc
+        pl.chosen, pl.choice_reason, pl.selection_margin = choose_model(  # type: ignore[attr-defined]
+            {a: cv[a] for a in allowed}, fold_auc)
     pl.X_train = X_all  # type: ignore[attr-defined]
     pl.folds = folds  # type: ignore[attr-defined]
     pl.cv_rows = sub  # type: ignore[attr-defined]
     return pl
+
+
+def _refit_scorer(old: Scorer, config: dict[str, Any], X: np.ndarray, y: np.ndarray, random_state: int) -> Scorer:
+    """The same configuration (C, LightGBM parameters and rounds, blend weights) fitted on ``X``."""
+    if isinstance(old, BlendScorer):
+        return BlendScorer(_refit_scorer(old.linear, config, X, y, random_state),  # type: ignore[arg-type]
+                           _refit_scorer(old.tree, config, X, y, random_state),  # type: ignore[arg-type]
+                           old.w_linear, old.w_tree)
+    if isinstance(old, LinearScorer):
+        return LinearScorer(C=config["lr_C"], random_state=random_state).fit(X, y)
+    # same number of rounds as the configuration that was calibrated
+    return TreeScorer(config["lgbm_params"], old.num_boost_round, random_state).fit(X, y)
 
 
 def _refit_all(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.ndarray, cut: np.ndarray,
@@ -268,12 +342,7 @@ def _refit_all(leads: pd.DataFrame, activities: pd.DataFrame | None, y: np.ndarr
         folds = stratified_folds(y, k, random_state)
     X, _ = out.featurizer.fit_transform_array(leads, activities, y, cutoff=cut, folds=folds, stats=stats)
     algo = pl.chosen
-    old = pl.scorers[algo]
-    if algo == "logistic_regression":
-        out.scorers[algo] = LinearScorer(C=pl.config["lr_C"], random_state=random_state).fit(X, y)
-    else:
-        # same number of rounds as the configuration that was calibrated
-        out.scorers[algo] = TreeScorer(pl.config["lgbm_params"], old.num_boost_round, random_state).fit(X, y)  # type: ignore[union-attr]
+    out.scorers[algo] = _refit_scorer(pl.scorers[algo], pl.config, X, y, random_state)
     out.platt = {algo: pl.platt[algo]}
     out.oof_p = {algo: pl.oof_p[algo]}
     out.cv_auc = dict(pl.cv_auc)
@@ -423,7 +492,8 @@ class TrainedModel:
                                "cv_folds": int(pl.folds.max() + 1), "cv_fold_kind": pl.fold_kind,
                                "cv_roc_auc": pl.cv_auc,
                                "chosen": pl.chosen, "reason": pl.choice_reason, "tuning": pl.tuning,
-                               "lgbm_margin": LGBM_MARGIN}
+                               "lgbm_margin": LGBM_MARGIN, "blend_margin": BLEND_MARGIN,
+                               "margins_needed": getattr(pl, "selection_margin", None)}
         report["leakage"] = leak
         report["class_balance"] = {"rule": "no resampling or class weights: Platt scaling on out-of-fold margins "
                                            "keeps probabilities honest at the true base rate",

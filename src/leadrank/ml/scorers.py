@@ -4,6 +4,10 @@
   L2-regularised logistic regression. Contributions are the exact linear terms
   ``w_j * (z_j - mean_train(z_j))``, so ``margin = base + sum(contributions)``.
 * ``TreeScorer``: LightGBM with shallow trees; contributions from TreeSHAP (``pred_contrib``).
+* ``BlendScorer``: a fixed weighted sum of the two margins, ``w_lr * m_lr + w_gbm * m_gbm`` (the
+  equal-weight average of both models' Platt-calibrated log-odds, up to a constant that the blend's
+  own calibration absorbs); its contributions are the same weighted sum of both models' exact
+  contributions, so they still add up to the margin.
 
 Both store their state as JSON-able data (LightGBM in its own text format); nothing is pickled.
 """
@@ -191,7 +195,54 @@ class TreeScorer:
                 "min_data_in_leaf": p.get("min_data_in_leaf"), "lambda_l2": p.get("lambda_l2")}
 
 
-def scorer_from_state(st: dict[str, Any]) -> LinearScorer | TreeScorer:
+class BlendScorer:
+    """``margin = w_lr * linear.margin + w_gbm * tree.margin``; contributions likewise (exactly additive)."""
+
+    kind = "blend"
+
+    def __init__(self, linear: LinearScorer, tree: TreeScorer, w_linear: float, w_tree: float) -> None:
+        self.linear = linear
+        self.tree = tree
+        self.w_linear = float(w_linear)
+        self.w_tree = float(w_tree)
+
+    def margin(self, X: np.ndarray) -> np.ndarray:
+        out = self.tree.margin(X)
+        out *= self.w_tree
+        out += self.w_linear * self.linear.margin(X)
+        return out
+
+    def raw_contributions(self, X: np.ndarray) -> tuple[np.ndarray, float]:
+        phi_t, base_t = self.tree.raw_contributions(X)
+        phi_l, base_l = self.linear.raw_contributions(X)
+        phi_t *= self.w_tree
+        phi_t += self.w_linear * phi_l
+        return phi_t, self.w_linear * base_l + self.w_tree * base_t
+
+    @property
+    def base_margin(self) -> float:
+        return self.w_linear * self.linear.base_margin + self.w_tree * self.tree.base_margin
+
+    def get_state(self) -> dict[str, Any]:
+        return {"kind": self.kind, "weights": {"logistic_regression": self.w_linear, "lightgbm": self.w_tree},
+                "logistic_regression": self.linear.get_state(), "lightgbm": self.tree.get_state()}
+
+    @classmethod
+    def from_state(cls, st: dict[str, Any]) -> BlendScorer:
+        return cls(LinearScorer.from_state(st["logistic_regression"]), TreeScorer.from_state(st["lightgbm"]),
+                   st["weights"]["logistic_regression"], st["weights"]["lightgbm"])
+
+    def describe(self) -> dict[str, Any]:
+        return {"weights": {"logistic_regression": self.w_linear, "lightgbm": self.w_tree},
+                "logistic_regression": self.linear.describe(), "lightgbm": self.tree.describe()}
+
+
+Scorer = LinearScorer | TreeScorer | BlendScorer
+
+
+def scorer_from_state(st: dict[str, Any]) -> Scorer:
+    if st["kind"] == "blend":
+        return BlendScorer.from_state(st)
     if st["kind"] == "lightgbm":
         return TreeScorer.from_state(st)
     if st["kind"] == "logistic_regression":
