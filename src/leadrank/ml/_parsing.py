@@ -22,14 +22,35 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 # --------------------------------------------------------------------------- generic helpers
 
 
+def distinct_list(uniques: Any) -> list[Any]:
+    """The distinct values ``pd.factorize`` returned, as the very objects iterating them yields
+    (Python scalars for numbers and strings), without pandas' slow element-wise iterator."""
+    if isinstance(uniques, pd.Index):
+        dt = uniques.dtype
+        if isinstance(dt, pd.StringDtype) or (isinstance(dt, np.dtype) and dt.kind in "biufcO"):
+            return uniques.tolist()
+    return list(uniques)
+
+
 def map_distinct(values: pd.Series, func: Callable[[Any], Any], dtype: Any = object) -> np.ndarray:
     """Apply ``func`` once per distinct value and broadcast back (missing -> ``func(None)``)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = [func(u) for u in uniques]
+    mapped = [func(u) for u in distinct_list(uniques)]
     mapped.append(func(None) if (codes < 0).any() else None)
     table = np.empty(len(mapped), dtype=dtype)
     table[:] = mapped
     return table[codes]  # code -1 picks the last entry (missing)
+
+
+def map_distinct_codes(values: pd.Series, func: Callable[[Any], Any]) -> tuple[np.ndarray, list[Any]]:
+    """:func:`map_distinct` before broadcasting: (codes, table) with row i's result ``table[codes[i]]``."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = [func(u) for u in distinct_list(uniques)]
+    missing = codes < 0
+    if missing.any():
+        codes[missing] = len(table)
+        table.append(func(None))
+    return codes, table
 
 
 def factorize_clean(s: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -37,21 +58,20 @@ def factorize_clean(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     stripped, lower-cased, empty = missing), with string work done once per distinct raw value.
     Uniques keep first-appearance order."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    remap = np.empty(len(uniques) + 1, dtype=np.int64)
-    remap[-1] = -1
-    table: dict[str, int] = {}
-    out: list[str] = []
-    for i, u in enumerate(uniques):
-        if is_missing_scalar(u):
-            remap[i] = -1
-            continue
-        c = str(u).strip().lower()
-        j = table.get(c)
-        if j is None:
-            j = table[c] = len(out)
-            out.append(c)
-        remap[i] = j
-    return remap[codes], out
+    cleaned = [_clean_one(u) for u in distinct_list(uniques)]
+    # distinct cleaned values, in first-appearance order (None = missing -> -1)
+    remap, out = pd.factorize(np.array(cleaned + [None], dtype=object), use_na_sentinel=True)
+    return remap[codes], out.tolist()
+
+
+def _clean_one(u: Any) -> str | None:
+    """``clean_strings`` of one value (None where missing)."""
+    if type(u) is str:
+        c = u.strip()
+        return c.lower() if c else None
+    if is_missing_scalar(u):
+        return None
+    return str(u).strip().lower()
 
 
 def lookup(codes: np.ndarray, uniques: list[Any], func: Callable[[Any], Any], missing: Any,
@@ -74,9 +94,6 @@ def _null_to_false(a: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-_SECOND_LEVEL_RE = r"(?P<d>[^.]+\.(?:co|com|net|org|gov|ac|edu|ltd|plc|or|ne|go)\.[^.]{2})$"
-
-
 def registered_domains(values: Any) -> pa.Array:
     """Vectorised :func:`registered_domain` over an Arrow string array (null where none); the
     regular expressions run once per distinct value."""
@@ -86,25 +103,80 @@ def registered_domains(values: Any) -> pa.Array:
     return pc.take(_registered_domains(enc.dictionary), enc.indices)
 
 
+#: A plain host, optionally with an http(s) scheme and a trailing slash ("https://www.acme.com/"):
+#: for these the clean-up of ``_clean_host`` reduces to dropping the scheme, the slash and a
+#: leading "www.", which plain substring operations do much faster than regular expressions.
+_PLAIN_HOST_RE = r"^(?:https?://)?[a-z0-9-]+(?:\.[a-z0-9-]+)+/?$"
+
+
+def _plain_host(h: Any) -> Any:
+    """``_clean_host`` of plain hosts (``_PLAIN_HOST_RE``; there "://" and "/" occur only once)."""
+    h = pc.replace_substring(h, "https://", "", max_replacements=1)
+    h = pc.replace_substring(h, "http://", "", max_replacements=1)
+    h = pc.replace_substring(h, "/", "", max_replacements=1)
+    return pc.if_else(pc.starts_with(h, "www."), pc.utf8_slice_codeunits(h, 4), h)
+
+
 def _registered_domains(values: Any) -> pa.Array:
     h = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+    plain = pc.match_substring_regex(h, _PLAIN_HOST_RE)
+    if plain.true_count == len(h) - h.null_count:
+        h = _plain_host(h)
+    else:  # the rest takes the general path
+        null = pa.scalar(None, h.type)
+        h = pc.coalesce(_plain_host(pc.if_else(plain, h, null)), _clean_host(pc.if_else(plain, null, h)))
+    return _last_labels(h)
+
+
+def _last_labels(h: Any) -> Any:
+    """The registered domain of clean host names: the last three labels where the middle one is
+    a second-level domain (co, com, ...) and the last has two letters, else the last two (null
+    where there are not so many non-empty labels). Equal to the regular expressions
+    ``[^.]+\\.(?:co|com|...)\\.[^.]{2}$`` then ``[^.]+\\.[^.]+$``, from one split on "." instead."""
+    parts = pc.split_pattern(h, ".")
+    offsets = np.asarray(parts.offsets)
+    k = np.diff(offsets)  # labels per host (0 where null)
+    end = offsets[1:]
+    labels = parts.values
+
+    def label(j: int, ok: np.ndarray) -> Any:  # the j-th label from the end (null where not ok)
+        return pc.take(labels, pa.array(end - j, mask=~ok))
+
+    def nonempty(a: Any) -> np.ndarray:
+        return _null_to_false(pc.greater(pc.binary_length(a), 0))
+
+    has2 = k >= 2
+    last, second = label(1, has2), label(2, has2)
+    ok2 = has2 & nonempty(last) & nonempty(second)
+    dot = pa.scalar(".", h.type)
+    two = pc.binary_join_element_wise(pc.if_else(pa.array(ok2), second, None), last, dot)
+    ok3 = (k >= 3) & ok2 & _null_to_false(pc.is_in(second, value_set=pa.array(sorted(_SECOND_LEVEL), h.type)))
+    ok3 &= _null_to_false(pc.equal(pc.utf8_length(last), 2))
+    if not ok3.any():
+        return two
+    third = label(3, ok3)
+    ok3 &= nonempty(third)
+    three = pc.binary_join_element_wise(pc.if_else(pa.array(ok3), third, None), second, last, dot)
+    return pc.coalesce(three, two)
+
+
+def _clean_host(h: Any) -> Any:
+    """Host names from lower-cased URLs / e-mail addresses (scheme, path, user, dots, "www." removed)."""
     h = pc.replace_substring_regex(h, r"^[a-z][a-z0-9+.-]*://", "", max_replacements=1)
     h = pc.replace_substring_regex(h, r"[/?#:].*$", "")
     h = pc.replace_substring_regex(h, r"^.*@", "")
     h = pc.replace_substring_regex(h, r"^\.+|\.+$", "")
     h = pc.replace_substring_regex(h, r"^www\.", "", max_replacements=1)
-    h = pc.replace_substring_regex(h, r"\.+", ".")
-    three = pc.struct_field(pc.extract_regex(h, _SECOND_LEVEL_RE), [0])
-    two = pc.struct_field(pc.extract_regex(h, r"(?P<d>[^.]+\.[^.]+)$"), [0])
-    return pc.coalesce(three, two)
+    return pc.replace_substring_regex(h, r"\.+", ".")
 
 
 def email_features(emails: pd.Series, websites: pd.Series | None = None) -> dict[str, np.ndarray]:
     """Vectorised e-mail quality flags: present (valid), free_mail, generic, domain_matches_website."""
     x = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_strings(emails)))
+    if isinstance(x, pa.ChunkedArray):
+        x = x.combine_chunks()
     valid = _null_to_false(pc.match_substring_regex(x, r"^[^@\s]+@[^@\s]+\.[^@\s]+$"))
-    local = pc.replace_substring_regex(x, r"@.*$", "")
-    domain = pc.replace_substring_regex(x, r"^[^@]*@", "")
+    local, domain = split_at(x)
     free = _null_to_false(pc.is_in(domain, value_set=pa.array(sorted(FREE_MAIL_DOMAINS), pa.large_string())))
     free |= _null_to_false(pc.match_substring_regex(domain, "^(?:" + "|".join(
         p.replace(".", "\\.") for p in _FREE_MAIL_PREFIXES) + ")"))
@@ -115,6 +187,34 @@ def email_features(emails: pd.Series, websites: pd.Series | None = None) -> dict
         wd = registered_domains(arrow_strings(websites))
         out["match"] = _null_to_false(pc.equal(ed, wd)) & valid
     return out
+
+
+def python_match(x: Any, pattern: str) -> np.ndarray:
+    """``re.match(pattern, v) is not None`` per value of an Arrow string array (False where null).
+
+    For ``pattern`` written with ASCII classes, ``\\s`` and ``$`` only: RE2 agrees with Python's ``re``
+    on ASCII text without control characters (where both ``\\s`` mean the space only and ``$`` has
+    no newline to stop before), so only the other values go through ``re``."""
+    x = x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x
+    out = _null_to_false(pc.match_substring_regex(x, pattern))
+    odd = ~_null_to_false(pc.string_is_ascii(x)) | _null_to_false(pc.match_substring_regex(x, r"[\x00-\x1f\x7f]"))
+    odd &= _null_to_false(pc.is_valid(x))
+    idx = np.flatnonzero(odd)
+    if len(idx):
+        rx = re.compile(pattern)
+        out[idx] = [rx.match(v) is not None for v in x.take(pa.array(idx)).to_pylist()]
+    return out
+
+
+def split_at(x: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(text before the first "@", text after it): the whole text where there is no "@", null
+    where missing. One split instead of two regular-expression replacements."""
+    parts = pc.split_pattern(x, "@", max_splits=1)
+    offsets = np.asarray(parts.offsets)
+    none = np.diff(offsets) == 0  # null rows (a present value always has at least one part)
+    first = pa.array(offsets[:-1], mask=none)
+    last = pa.array(offsets[1:] - 1, mask=none)
+    return pc.take(parts.values, first), pc.take(parts.values, last)
 
 
 def is_missing_scalar(v: Any) -> bool:
@@ -433,6 +533,35 @@ def registered_domain(host: Any) -> str | None:
     if len(parts) >= 3 and parts[-2] in _SECOND_LEVEL and len(parts[-1]) == 2:
         return ".".join(parts[-3:])
     return ".".join(parts[-2:])
+
+
+#: ``_PLAIN_HOST_RE`` before lower-casing (no surrounding white space either).
+_PLAIN_HOST_ANY_CASE_RE = r"^(?:[hH][tT][tT][pP][sS]?://)?[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+/?$"
+
+
+def map_registered_domain(values: pd.Series) -> np.ndarray:
+    """``map_distinct(values, registered_domain)``, with plain host names and URLs (nearly all)
+    done by Arrow; for them both give the same result (ASCII, nothing to strip or split off but
+    the scheme, a trailing slash and "www."). The others go through :func:`registered_domain`."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    vals = distinct_list(uniques)
+    table = np.empty(len(vals) + 1, dtype=object)
+    table[-1] = None  # registered_domain(missing)
+    if vals:
+        done = np.zeros(len(vals), dtype=bool)
+        try:
+            arr = pa.array([v if type(v) is str else None for v in vals], pa.large_string())
+        except (pa.ArrowException, UnicodeError):
+            arr = None
+        if arr is not None:
+            plain = np.flatnonzero(_null_to_false(pc.match_substring_regex(arr, _PLAIN_HOST_ANY_CASE_RE)))
+            if len(plain):
+                host = _plain_host(pc.ascii_lower(arr.take(pa.array(plain))))
+                table[plain] = _last_labels(host).to_pylist()
+                done[plain] = True
+        for i in np.flatnonzero(~done):
+            table[i] = registered_domain(vals[i])
+    return table[codes]
 
 
 def is_free_mail(domain: Any) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.exceptions import NotFittedError
 
@@ -131,15 +132,16 @@ def _resolve_cutoff(n: int, cutoff: Any, as_of: Any) -> np.ndarray:
     return ns
 
 
-def normalise_activity_types(s: pd.Series) -> pd.Series:
-    def norm(v: Any) -> str:
-        if P.is_missing_scalar(v):
-            return "other"
-        t = str(v).strip().lower().replace(" ", "_").replace("-", "_")
-        t = _ACTIVITY_ALIASES.get(t, t)
-        return t if t in ACTIVITY_TYPES else "other"
+def _normalise_activity_type(v: Any) -> str:
+    if P.is_missing_scalar(v):
+        return "other"
+    t = str(v).strip().lower().replace(" ", "_").replace("-", "_")
+    t = _ACTIVITY_ALIASES.get(t, t)
+    return t if t in ACTIVITY_TYPES else "other"
 
-    return pd.Series(P.map_distinct(s, norm), index=s.index)
+
+def normalise_activity_types(s: pd.Series) -> pd.Series:
+    return pd.Series(P.map_distinct(s, _normalise_activity_type), index=s.index)
 
 
 class ActivityStats:
@@ -172,14 +174,69 @@ class ActivityStats:
         return self.counts.sum(axis=1)
 
 
+def _lead_codes(lead_ids: pd.Series, activity_lead_ids: pd.Series) -> np.ndarray:
+    """Position of each activity's lead in ``lead_ids`` (-1 where none); the ids must be unique.
+
+    One hash pass over leads and activities together: dictionary-encoding the concatenation gives
+    the leads codes 0..n-1 exactly when their ids are distinct, and an activity the code of its lead.
+    Activities usually come grouped by lead: then only the first of each run of equal ids is hashed.
+    """
+    n = len(lead_ids)
+    ids = _combined(P.arrow_strings(pd.Series(lead_ids).reset_index(drop=True)))
+    if ids.null_count:
+        raise InvalidInput("lead_id must be unique")
+    acts = _combined(P.arrow_strings(activity_lead_ids))
+    if acts.type != ids.type:
+        acts = acts.cast(ids.type)
+    m = len(acts)
+    starts = None
+    if m > 1:
+        change = pc.fill_null(pc.not_equal(acts.slice(1), acts.slice(0, m - 1)), True)
+        starts = np.flatnonzero(np.concatenate([[True], change.to_numpy(zero_copy_only=False)]))
+        if len(starts) > m // 2:
+            starts = None  # not grouped: hash every row
+        else:
+            acts = acts.take(pa.array(starts))
+    enc = pc.dictionary_encode(pa.chunked_array([ids, acts], type=ids.type).combine_chunks())
+    idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if not np.array_equal(idx[:n], np.arange(n)):
+        raise InvalidInput("lead_id must be unique")
+    codes = idx[n:]
+    codes[codes >= n] = -1
+    if starts is not None:
+        codes = np.repeat(codes, np.diff(np.append(starts, m)))
+    return codes
+
+
+def _combined(a: Any) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
 def _activity_type_codes(col: pd.Series, types: tuple[str, ...]) -> np.ndarray:
-    """Type index per activity row (unknown types -> "other"), normalising each distinct spelling once."""
+    """Type index per activity row (unknown types -> "other"), normalising each distinct spelling
+    once. Rows spelt exactly like one of ``types`` (nearly all) are matched in one pass first."""
     other = types.index("other") if "other" in types else 0
     pos = {t: i for i, t in enumerate(types)}
+    out = np.empty(len(col), dtype=np.int64)
+    rest = None
+    if isinstance(col.dtype, pd.StringDtype) and len(col):
+        arr = P.arrow_strings(col)
+        spellings = list(types)
+        hit = pc.index_in(arr, value_set=pa.array(spellings, type=arr.type))
+        hit = np.asarray(pc.fill_null(hit, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        table = np.array([pos.get(_normalise_activity_type(t), other) for t in spellings] + [0], dtype=np.int64)
+        out[:] = table[hit]
+        rest = np.flatnonzero(hit < 0)
+        if len(rest) == 0:
+            return out
+        col = col.iloc[rest]
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
     norm = normalise_activity_types(pd.Series(list(uniques) + [None], dtype=object))
     table = np.array([pos.get(t, other) for t in norm], dtype=np.int64)
-    return table[codes]
+    if rest is None:
+        return table[codes]
+    out[rest] = table[codes]
+    return out
 
 
 def _group_min(keys: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -202,33 +259,38 @@ def activity_stats(
     for c in ("lead_id", "activity_type", "activity_date"):
         if c not in activities.columns:
             raise InvalidInput(f"activities need a {c!r} column")
-    ids = P.arrow_strings(pd.Series(lead_ids).reset_index(drop=True))
-    if ids.null_count or pc.count_distinct(ids, mode="all").as_py() != n:
-        raise InvalidInput("lead_id must be unique")
-    codes = pc.fill_null(pc.index_in(P.arrow_strings(activities["lead_id"]), value_set=ids), -1)
-    codes = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = _lead_codes(lead_ids, activities["lead_id"])
     t = P.to_epoch_ns(activities["activity_date"])
-    ok = (codes >= 0) & (t != P.NAT_NS)
-    codes_ok = codes[ok]
-    ok_idx = np.flatnonzero(ok)
-    before = t[ok] < cutoff_ns[codes_ok]  # strictly before the cut-off
-    sel = ok_idx[before]
-    codes = codes_ok[before]
+    cutoff_ns = np.asarray(cutoff_ns, dtype=np.int64)
+    same_cut = bool(cutoff_ns.min() == cutoff_ns.max())  # scoring: one "now" for every lead
+    if same_cut:
+        keep = (codes >= 0) & (t != P.NAT_NS) & (t < cutoff_ns[0])  # strictly before the cut-off
+    else:
+        keep = (codes >= 0) & (t != P.NAT_NS)
+        keep &= t < cutoff_ns[np.where(keep, codes, 0)]
+    sel = np.flatnonzero(keep)
+    codes = codes[sel]
     if len(codes) == 0:
         return st
     # ages count to the end of the cut-off's UTC day (see ``day_end``); only activities strictly
     # before the cut-off itself count
-    age = (day_end(cutoff_ns)[codes] - t[sel]).astype(np.float64) / P.NS_PER_DAY
+    end = day_end(cutoff_ns[:1])[0] if same_cut else day_end(cutoff_ns)[codes]
+    age = (end - t[sel]).astype(np.float64) / P.NS_PER_DAY
     type_code = _activity_type_codes(activities["activity_type"], types)[sel]
     tcount = len(types)
     flat = codes * tcount + type_code
-    st.counts = np.bincount(flat, minlength=n * tcount).reshape(n, tcount).astype(np.float64)
-    st.count_7d = np.bincount(flat, weights=(age < 7).astype(np.float64), minlength=n * tcount).reshape(n, tcount)
+    in_7d = age < 7
+    by_type = np.bincount(flat * 2 + in_7d, minlength=2 * n * tcount).reshape(n, tcount, 2)
+    st.counts = (by_type[:, :, 0] + by_type[:, :, 1]).astype(np.float64)
+    st.count_7d = by_type[:, :, 1].astype(np.float64)
     st.days_since = _group_min(flat, age, n * tcount).reshape(n, tcount)
     st.days_since_last = _group_min(codes, age, n)
-    st.n_7d = np.bincount(codes, weights=(age < 7).astype(np.float64), minlength=n)
-    st.n_30d = np.bincount(codes, weights=(age < 30).astype(np.float64), minlength=n)
-    st.n_90d = np.bincount(codes, weights=(age < 90).astype(np.float64), minlength=n)
+    # per lead, activities by recency band: 0 = 90+ days, 1 = 30-90, 2 = 7-30, 3 = under 7 days
+    band = in_7d.astype(np.int64) + (age < 30) + (age < 90)
+    by_band = np.bincount(codes * 4 + band, minlength=4 * n).reshape(n, 4)
+    st.n_7d = by_band[:, 3].astype(np.float64)
+    st.n_30d = (by_band[:, 2] + by_band[:, 3]).astype(np.float64)
+    st.n_90d = (by_band[:, 1] + by_band[:, 2] + by_band[:, 3]).astype(np.float64)
     w = np.array([ACTIVITY_WEIGHTS.get(tp, 1.0) for tp in types])[type_code]
     decay = np.exp(-math.log(2.0) * age / float(half_life_days))
     st.engagement = np.bincount(codes, weights=w * decay, minlength=n)
@@ -485,7 +547,7 @@ class LeadFeaturizer:
         cols = cols if cols is not None else _Columns(leads)
         given_stats = stats
         X = np.empty((n, len(self.feature_names_)), dtype=np.float32)
-        pos = 0
+        writer = _MatrixWriter(X)
         stats = None
         if crossfit_y is not None and folds is not None:
             folds = np.asarray(folds, dtype=np.int64)
@@ -503,10 +565,8 @@ class LeadFeaturizer:
                 out = _activity_columns(spec, stats)
             else:
                 out = self._apply(spec, cols, cut, yv, folds)
-            for arr in out:
-                X[:, pos] = arr
-                pos += 1
-        assert pos == X.shape[1]
+            writer.add(out)
+        writer.close()
         return X, stats
 
     def _apply(self, spec: dict[str, Any], cols: _Columns, cut: np.ndarray, y: np.ndarray | None,
@@ -536,8 +596,8 @@ class LeadFeaturizer:
             dep_all = P.DEPARTMENTS + ("unknown",)
             rank = np.array(list(range(len(P.SENIORITY_LEVELS))) + [np.nan], dtype=np.float64)[sen]
             out: list[np.ndarray] = [rank]
-            out += [(sen == sen_all.index(lv)).astype(np.float32) for lv in spec["seniority"]]
-            out += [(dep == dep_all.index(d)).astype(np.float32) for d in spec["departments"]]
+            out += _onehot(sen, [sen_all.index(lv) for lv in spec["seniority"]])
+            out += _onehot(dep, [dep_all.index(d) for d in spec["departments"]])
             if spec["title"] is not None:
                 out += _categorical_columns(spec["title"], cols.clean("job_title"), y, folds, self.te_smoothing)
             return out
@@ -561,16 +621,9 @@ class LeadFeaturizer:
             d = P.to_epoch_ns(s)
             wd = ((d // P.NS_PER_DAY) + 3) % 7  # 1970-01-01 was a Thursday -> Monday = 0
             wd = np.where(d == P.NAT_NS, -1, wd)
-            return [(wd == k).astype(np.float32) for k in range(7)]
+            return _onehot(wd, list(range(7)))
         if kind == "text":
-            low = s.astype("str").str.lower()
-            length = np.array(low.str.len().to_numpy(dtype=np.float64, na_value=0.0))  # writable copy
-            length[~cols.present(col)] = 0.0
-            out = [np.log1p(length)]
-            for tok in spec["tokens"]:
-                hit = low.str.contains(tok, regex=False).to_numpy(dtype=bool, na_value=False)
-                out.append(hit.astype(np.float32))
-            return out
+            return _text_columns(s, spec["tokens"])
         raise InvalidInput(f"unknown feature spec {kind!r}")
 
     # ------------------------------------------------------------------ state
@@ -654,13 +707,11 @@ def _categorical_columns(spec: dict[str, Any], coded: tuple[np.ndarray, list[str
     if levels or spec["other"]:
         pos = {lv: i for i, lv in enumerate(levels)}
         lc = P.lookup(codes, uniq, lambda u: pos.get(u, -1), -2, np.int64)  # -1 other, -2 missing
-        out += [(lc == i).astype(np.float32) for i in range(len(levels))]
-        if spec["other"]:
-            out.append((lc == -1).astype(np.float32))
+        out += _onehot(lc, list(range(len(levels))) + ([-1] if spec["other"] else []))
         if spec["missing"]:
-            out.append(isna.astype(np.float32))
+            out.append(isna)
     elif spec["missing"]:
-        out.append(isna.astype(np.float32))
+        out.append(isna)
     if spec["freq"] is not None:
         fq = spec["freq"]
         out.append(P.lookup(codes, uniq, lambda u: fq.get(u, 0.0), 0.0))
@@ -674,6 +725,78 @@ def _categorical_columns(spec: dict[str, Any], coded: tuple[np.ndarray, list[str
             out.append(P.lookup(codes, uniq, lambda u: tmap.get(u, prior), tmap.get("__missing__", prior)))
     assert all(len(a) == n for a in out)
     return out
+
+
+def _onehot(codes: np.ndarray, values: list[int]) -> list[np.ndarray]:
+    """Indicator columns ``codes == v`` for each of ``values``, as one boolean (n x k) block."""
+    if not values:
+        return []
+    return [codes[:, None] == np.asarray(values, dtype=codes.dtype)[None, :]]
+
+
+def _text_columns(s: pd.Series, tokens: list[str]) -> list[np.ndarray]:
+    """log(1 + length) and one "contains the word" flag per token; the string work runs once per
+    distinct text when the column holds strings (free texts repeat: templates, copied notes)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if pd.api.types.infer_dtype(uniques, skipna=True) not in ("string", "empty"):
+        codes, u = np.arange(len(s)), s  # mixed values: per row, as pandas converts them
+    else:
+        u = pd.Series(uniques, dtype=s.dtype if isinstance(s.dtype, pd.StringDtype) else object)
+    low = u.astype("str").str.lower()
+    length = np.zeros(len(low) + 1)
+    length[:-1] = low.str.len().to_numpy(dtype=np.float64, na_value=0.0)
+    length[:-1][~P.present_mask(u)] = 0.0
+    out = [np.log1p(length)[codes]]
+    for tok in tokens:
+        hit = np.zeros(len(low) + 1, dtype=bool)
+        hit[:-1] = low.str.contains(tok, regex=False).to_numpy(dtype=bool, na_value=False)
+        out.append(hit[codes])
+    return out
+
+
+class _MatrixWriter:
+    """Fills a C-ordered matrix with columns (1-D arrays) and column blocks (2-D arrays), left to
+    right. Columns are buffered and written in row blocks that stay in cache: writing one column
+    down all rows touches one cache line per row, once for every column."""
+
+    ROWS = 2048
+    BUFFER = 32  # columns held before a write
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+        self.pos = 0
+        self.pending: list[np.ndarray] = []
+        self.width = 0
+
+    def add(self, cols: list[np.ndarray]) -> None:
+        for c in cols:
+            c = np.asarray(c)
+            self.pending.append(c)
+            self.width += 1 if c.ndim == 1 else c.shape[1]
+        if self.width >= self.BUFFER:
+            self.flush()
+
+    def flush(self) -> None:
+        X, n = self.X, len(self.X)
+        if self.pos + self.width > X.shape[1]:
+            raise AssertionError("more feature columns than feature names")
+        for start in range(0, n, self.ROWS):
+            stop = min(n, start + self.ROWS)
+            p = self.pos
+            for c in self.pending:
+                if c.ndim == 1:
+                    X[start:stop, p] = c[start:stop]
+                    p += 1
+                else:
+                    X[start:stop, p:p + c.shape[1]] = c[start:stop]
+                    p += c.shape[1]
+        self.pos += self.width
+        self.pending, self.width = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        if self.pos != self.X.shape[1]:
+            raise AssertionError("fewer feature columns than feature names")
 
 
 def _crossfit_te(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, prior: float, m: float) -> np.ndarray:
@@ -693,11 +816,12 @@ def _crossfit_te(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, prior: flo
 
 def _activity_columns(spec: dict[str, Any], st: ActivityStats) -> list[np.ndarray]:
     out: list[np.ndarray] = []
+    log_counts = np.log1p(st.counts)
     for i, _t in enumerate(spec["types"]):
-        out.append(np.log1p(st.counts[:, i]))
+        out.append(log_counts[:, i])
         out.append(st.days_since[:, i])
-    out.append((st.counts[:, st.col("demo_request")] > 0).astype(np.float32))
-    out.append((st.counts[:, st.col("meeting")] > 0).astype(np.float32))
+    out.append(st.counts[:, st.col("demo_request")] > 0)
+    out.append(st.counts[:, st.col("meeting")] > 0)
     out.append(st.days_since_last)
     out += [np.log1p(st.total), np.log1p(st.n_7d), np.log1p(st.n_30d), np.log1p(st.n_90d), np.log1p(st.engagement)]
     return out
