@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.special import expit
 
 from leadrank.ml import _parsing as P
 from leadrank.ml.features import ActivityStats
@@ -59,6 +61,24 @@ def format_points(points: np.ndarray) -> np.ndarray:
     big = np.abs(pts) >= 0.95
     key = np.where(big, np.round(pts), np.round(pts, 1))
     return P.map_distinct(pd.Series(key), _fmt_one)
+
+
+def format_points_coded(points: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """:func:`format_points` as (codes, distinct texts)."""
+    pts = np.asarray(points, dtype=np.float64)
+    big = np.abs(pts) >= 0.95
+    key = np.where(big, np.round(pts), np.round(pts, 1))
+    return P.map_distinct_codes(pd.Series(key), _fmt_one)
+
+
+def _sentences(label_ids: np.ndarray, labels: list[str | None], point_codes: np.ndarray,
+               point_texts: list[str]) -> np.ndarray:
+    """``f"{label}: {points}"`` per row (None where the label is None), each distinct text built once."""
+    m = max(len(point_texts), 1)
+    key_codes, keys = pd.factorize(label_ids * m + point_codes)
+    table = np.empty(len(keys), dtype=object)
+    table[:] = [None if labels[k // m] is None else f"{labels[k // m]}: {point_texts[k % m]}" for k in keys.tolist()]
+    return table[key_codes]
 
 
 def _fmt_one(v: Any) -> str:
@@ -134,17 +154,28 @@ def describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndar
 
     A column's wording must never cost a lead its score: when the vectorised wording fails
     on an odd batch (e.g. a column with no value at all), the group's plain name is used."""
+    codes, table, values = describe_coded(group, rows, ctx)
+    return np.asarray(table + [None], dtype=object)[codes], values
+
+
+def describe_coded(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """:func:`describe` as (codes, distinct labels, raw values): row i's label is ``table[codes[i]]``.
+    Labels are built once per distinct value, and callers can combine them by code."""
     try:
         return _describe(group, rows, ctx)
     except (AttributeError, TypeError, ValueError):
         log.warning("plain wording for %s (could not describe its values)", group, exc_info=True)
         n = len(np.asarray(rows))
-        return np.full(n, display_name(group), dtype=object), np.full(n, None, dtype=object)
+        return np.zeros(n, dtype=np.int64), [display_name(group)], np.full(n, None, dtype=object)
 
 
-def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
+_Coded = tuple[np.ndarray, list[str], np.ndarray]
+
+
+def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> _Coded:
     leads, st = ctx.leads, ctx.stats
     rows = np.asarray(rows, dtype=np.int64)
+    coded = P.map_distinct_codes
     if group.startswith("activities.") and st is not None:
         t = group.split(".", 1)[1]
         i = st.col(t)
@@ -152,10 +183,10 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.nda
         days = st.days_since[rows, i]
         if t == "demo_request":
             key = pd.Series(np.where(cnt > 0, np.floor(np.nan_to_num(days, nan=0)), -1))
-            lab = P.map_distinct(key, lambda d: "Never requested a demo" if d < 0 else f"Requested a demo {_ago(d)}")
+            codes, table = coded(key, lambda d: "Never requested a demo" if d < 0 else f"Requested a demo {_ago(d)}")
         elif t == "meeting":
             key = pd.Series(np.where(cnt > 0, np.floor(np.nan_to_num(days, nan=0)), -1))
-            lab = P.map_distinct(key, lambda d: "No meeting yet" if d < 0 else f"Had a meeting {_ago(d)}")
+            codes, table = coded(key, lambda d: "No meeting yet" if d < 0 else f"Had a meeting {_ago(d)}")
         else:
             tmpl, none, unit = _ACT_PHRASES.get(t, _ACT_PHRASES["other"])
 
@@ -165,19 +196,19 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.nda
                     return none
                 return tmpl.format(n=_plural(c, unit) if unit != "time" else _plural(c, "time"))
 
-            lab = P.map_distinct(pd.Series(cnt), fmt)
-        return lab, cnt.astype(object)
+            codes, table = coded(pd.Series(cnt), fmt)
+        return codes, table, cnt.astype(object)
     if group == "activity_recency" and st is not None:
         d = st.days_since_last[rows]
         key = pd.Series(np.floor(d))
-        lab = P.map_distinct(key, lambda v: "No recorded activity" if v is None or np.isnan(v) else (
+        codes, table = coded(key, lambda v: "No recorded activity" if v is None or np.isnan(v) else (
             f"No activity for {int(v)} days" if v >= 14 else f"Last activity {_ago(v)}"))
-        return lab, d.astype(object)
+        return codes, table, d.astype(object)
     if group == "engagement" and st is not None:
         n30 = st.n_30d[rows].astype(np.int64)
-        lab = P.map_distinct(pd.Series(n30), lambda c: "No activity in the last 30 days" if int(c) == 0
+        codes, table = coded(pd.Series(n30), lambda c: "No activity in the last 30 days" if int(c) == 0
                              else f"{_plural(int(c), 'activity', 'activities')} in the last 30 days")
-        return lab, n30.astype(object)
+        return codes, table, n30.astype(object)
     s = _series(leads, group, rows)
     if group == "job_title":
         def job(t: Any) -> str:
@@ -185,82 +216,62 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.nda
                 return "No job title given"
             lvl = P.parse_seniority(t)
             return f"Title is {str(t).strip()} ({P.SENIORITY_LABELS[lvl]} level)"
-        return P.map_distinct(s, job), s.to_numpy(dtype=object)
+        return (*coded(s, job), s.to_numpy(dtype=object))
     if group == "email":
-        local, domain = P.email_parts(s)
-        web = _series(leads, "website", rows)
-        wd = P.map_distinct(web, P.registered_domain)
-        frame = pd.DataFrame({"l": local.to_numpy(), "d": domain.to_numpy(), "w": wd})
-        key = frame["d"].astype(object) + "|" + frame["l"].isin(P.GENERIC_MAILBOXES).astype(str) + "|" + \
-            (P.map_distinct(frame["d"], P.registered_domain) == frame["w"].to_numpy()).astype(str)
-
-        def email(k: Any) -> str:
-            if P.is_missing_scalar(k):
-                return "No valid email address"
-            d, generic, match = str(k).split("|")
-            if P.is_free_mail(d):
-                return f"Free-mail address ({d})"
-            if generic == "True":
-                return f"Generic mailbox address (@{d})"
-            if match == "True":
-                return f"Company email matching the website ({d})"
-            return f"Company email address ({d})"
-        return P.map_distinct(key, email), s.to_numpy(dtype=object)
+        return (*_email_labels(s, _series(leads, "website", rows)), s.to_numpy(dtype=object))
     if group in ("website", "phone"):
         present = P.present_mask(s)
         word = "Website" if group == "website" else "Phone number"
-        lab = np.where(present, f"{word} given", f"No {word.lower()}").astype(object)
-        return lab, s.to_numpy(dtype=object)
+        return np.where(present, 0, 1), [f"{word} given", f"No {word.lower()}"], s.to_numpy(dtype=object)
     if group == "completeness":
         miss = np.zeros(len(rows), dtype=np.int64)
         for f in ctx.completeness_fields:
             miss += ~P.present_mask(_series(leads, f, rows))
-        lab = P.map_distinct(pd.Series(miss), lambda k: "All key fields filled in" if int(k) == 0
-                             else f"{_plural(int(k), 'key field')} missing")
-        return lab, miss.astype(object)
+        return (*coded(pd.Series(miss), lambda k: "All key fields filled in" if int(k) == 0
+                       else f"{_plural(int(k), 'key field')} missing"), miss.astype(object))
     if group == "company_size":
         x = P.to_numeric(s)
-        return P.map_distinct(pd.Series(x), lambda v: "Company size not given" if v is None or np.isnan(v)
-                              else f"Company size {int(v):,} employees"), x.astype(object)
+        return (*coded(pd.Series(x), lambda v: "Company size not given" if v is None or np.isnan(v)
+                       else f"Company size {int(v):,} employees"), x.astype(object))
     if group == "annual_revenue":
         x = P.to_numeric(s)
-        return P.map_distinct(pd.Series(x), lambda v: "Annual revenue not given" if v is None or np.isnan(v)
-                              else f"Annual revenue {_money(v)}"), x.astype(object)
+        return (*coded(pd.Series(x), lambda v: "Annual revenue not given" if v is None or np.isnan(v)
+                       else f"Annual revenue {_money(v)}"), x.astype(object))
     if group == "created_at":
         d = P.to_epoch_ns(s)
         wd = np.where(d == P.NAT_NS, -1, ((d // P.NS_PER_DAY) + 3) % 7)
         names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-        return P.map_distinct(pd.Series(wd), lambda k: "Creation date unknown" if k < 0
-                              else f"Came in on a {names[int(k)]}"), s.to_numpy(dtype=object)
+        return (*coded(pd.Series(wd), lambda k: "Creation date unknown" if k < 0
+                       else f"Came in on a {names[int(k)]}"), s.to_numpy(dtype=object))
     if group == "last_activity_date":
         d = P.to_epoch_ns(s)
         now = pd.Timestamp.now(tz="UTC").value
         days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
-        return P.map_distinct(pd.Series(np.floor(days)), lambda v: "No activity date" if np.isnan(v)
-                              else f"Last activity {_ago(v)}"), s.to_numpy(dtype=object)
+        return (*coded(pd.Series(np.floor(days)), lambda v: "No activity date" if np.isnan(v)
+                       else f"Last activity {_ago(v)}"), s.to_numpy(dtype=object))
     kind = ctx.column_types.get(group, "categorical")
     name = display_name(group)
     if kind == "boolean":
         b = P.to_boolean(s)
-        return P.map_distinct(pd.Series(b), lambda v: f"{name} not given" if v is None or np.isnan(v)
-                              else f"{name}: {'yes' if v else 'no'}"), s.to_numpy(dtype=object)
+        return (*coded(pd.Series(b), lambda v: f"{name} not given" if v is None or np.isnan(v)
+                       else f"{name}: {'yes' if v else 'no'}"), s.to_numpy(dtype=object))
     if kind == "numeric":
         x = P.to_numeric(s)
-        return P.map_distinct(pd.Series(x), lambda v: f"{name} not given" if v is None or np.isnan(v)
-                              else f"{name} is {v:,.4g}"), x.astype(object)
+        return (*coded(pd.Series(x), lambda v: f"{name} not given" if v is None or np.isnan(v)
+                       else f"{name} is {v:,.4g}"), x.astype(object))
     if kind in ("text",):
         # Per value in Python: an all-empty column has no string dtype for .str to work on.
         words = np.array([len(v.split()) if isinstance(v, str) else 0 for v in s.tolist()], dtype=np.float64)
         words[~P.present_mask(s)] = 0
-        return P.map_distinct(pd.Series(words), lambda k: f"No {name.lower()}" if k == 0
-                              else f"{name} given ({int(k)} words)"), s.to_numpy(dtype=object)
+        return (*coded(pd.Series(words), lambda k: f"No {name.lower()}" if k == 0
+                       else f"{name} given ({int(k)} words)"), s.to_numpy(dtype=object))
     if kind == "date":
         d = P.to_epoch_ns(s)
         now = pd.Timestamp.now(tz="UTC").value
         days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
-        return P.map_distinct(pd.Series(np.floor(days)), lambda v: f"{name} not given" if np.isnan(v)
-                              else f"{name} {_ago(v)}" if v >= 0 else f"{name} in {int(-v)} days"), \
-            s.to_numpy(dtype=object)
+        return (*coded(pd.Series(np.floor(days)), lambda v: f"{name} not given" if np.isnan(v)
+                       else f"{name} {_ago(v)}" if v >= 0 else f"{name} in {int(-v)} days"),
+                s.to_numpy(dtype=object))
     verbs = {"lead_source": "Source is", "campaign": "Campaign is", "company_name": "Company is",
              "location": "Located in", "country": "Country is"}
     verb = verbs.get(group, f"{name} is")
@@ -269,7 +280,46 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.nda
         if P.is_missing_scalar(v):
             return f"No {name.lower()} given"
         return f"{verb} {str(v).strip()}"
-    return P.map_distinct(s, cat), s.to_numpy(dtype=object)
+    return (*coded(s, cat), s.to_numpy(dtype=object))
+
+
+#: What ``Series.str.match`` calls a valid address (run with Python's ``re``: it has ``\s``).
+_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_NO_EMAIL = "No valid email address"
+
+
+def _email_labels(s: pd.Series, web: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Wording of e-mail addresses: free-mail, generic mailbox, matching the website or not.
+
+    Column-wise: the address is split once, and the domain-level work (registered domain, free-mail
+    check, sentence) runs once per distinct domain, the website's once per distinct website."""
+    n = len(s)
+    x = pc.utf8_lower(pc.utf8_trim_whitespace(P.arrow_strings(s)))  # == .str.strip().str.lower()
+    valid = P.python_match(x, _EMAIL_RE) & s.notna().to_numpy()
+    rows = np.flatnonzero(valid)
+    if len(rows) == 0:
+        return np.zeros(n, dtype=np.int64), [_NO_EMAIL]
+    x = x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x
+    local, domain = P.split_at(x.take(pa.array(rows)))
+    generic = np.asarray(pc.is_in(local, value_set=pa.array(sorted(P.GENERIC_MAILBOXES), local.type))
+                         .to_numpy(zero_copy_only=False), dtype=bool)
+    enc = pc.dictionary_encode(domain)
+    d_codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    domains = enc.dictionary.to_pylist()
+    if any("|" in d for d in domains):
+        # the wording used to be keyed on "domain|generic|match" and could not split such a domain
+        raise ValueError("an e-mail domain with '|' in it")
+    rd = P.map_registered_domain(pd.Series(domains, dtype=object))
+    match = rd[d_codes] == P.map_registered_domain(web)[rows]
+    free = np.array([P.is_free_mail(d) for d in domains], dtype=bool)
+    kind = np.where(free[d_codes], 0, np.where(generic, 1, np.where(match, 2, 3)))
+    key_codes, keys = pd.factorize(d_codes * 4 + kind)
+    texts = ("Free-mail address ({})", "Generic mailbox address (@{})", "Company email matching the website ({})",
+             "Company email address ({})")
+    table = [texts[k % 4].format(domains[k // 4]) for k in keys.tolist()]
+    codes = np.full(n, len(table), dtype=np.int64)
+    codes[rows] = key_codes
+    return codes, table + [_NO_EMAIL]
 
 
 # --------------------------------------------------------------------------- next action
@@ -355,19 +405,34 @@ class ExplanationBatch:
         if n == 0:
             return []
         G = len(self.groups)
-        all_rows = np.arange(n)
-        labels: list[list[Any] | None] = []
-        values: list[list[Any] | None] = []
-        for g in self.groups:
-            if self.ctx is None:
-                labels.append(None)
-                values.append(None)
-                continue
-            lab, val = describe(g, all_rows, self.ctx)
-            labels.append([None if x is None else str(x) for x in np.asarray(lab, dtype=object).tolist()])
-            values.append(None if val is None else [_jsonable(v) for v in np.asarray(val, dtype=object).tolist()])
+        # Every (lead, group) cell is laid out as an n x G matrix, then all cells are put in each
+        # lead's order (largest |points| first) at once and the dicts are built in one pass.
+        order = np.argsort(-np.abs(self.points), axis=1, kind="stable")
+        cells = (order + (np.arange(n) * G)[:, None]).ravel()
+
+        def in_order(mat: np.ndarray) -> list[Any]:
+            return mat.ravel()[cells].tolist()
+
+        if self.ctx is None:
+            labels = values = texts = [None] * (n * G)
+        else:
+            all_rows = np.arange(n)
+            label_ids = np.empty((n, G), dtype=np.int64)
+            value_mat = np.empty((n, G), dtype=object)
+            table: list[str | None] = []
+            for gi, g in enumerate(self.groups):
+                codes, tab, val = describe_coded(g, all_rows, self.ctx)
+                label_ids[:, gi] = codes + len(table)
+                table += [None if x is None else str(x) for x in tab]
+                value_mat[:, gi] = _jsonable_list(val)
+            table_arr = np.empty(len(table), dtype=object)
+            table_arr[:] = table
+            labels = table_arr[label_ids.ravel()[cells]].tolist()
+            values = in_order(value_mat)
+            point_codes, point_texts = format_points_coded(self.points.ravel())
+            texts = _sentences(label_ids.ravel()[cells], table, point_codes[cells], point_texts).tolist()
         # The strongest single feature inside each group, per lead (one argmax per group).
-        top_feature: list[list[str] | None] = [None] * G
+        feature_mat = np.full((n, G), None, dtype=object)
         if self.feature_log_odds is not None and self.feature_names is not None and self.feature_groups:
             by_group: dict[str, list[int]] = {}
             for j, f in enumerate(self.feature_names):
@@ -377,39 +442,41 @@ class ExplanationBatch:
                 idx = by_group.get(g)
                 if idx:
                     best = np.argmax(np.abs(self.feature_log_odds[:, idx]), axis=1)
-                    top_feature[gi] = names[np.asarray(idx)[best]].tolist()
-        fmt = format_points(self.points.ravel()).reshape(self.points.shape).tolist()
-        points = self.points.tolist()
-        log_odds = self.log_odds.tolist()
-        order = np.argsort(-np.abs(self.points), axis=1, kind="stable").tolist()
-        lead_ids = [_jsonable(x) for x in self.lead_ids.tolist()]
+                    feature_mat[:, gi] = names[np.asarray(idx)[best]]
+        group_names = np.empty(G, dtype=object)
+        group_names[:] = list(self.groups)
+        contributions = [
+            {"group": g, "feature": f, "label": lab, "value": v, "points": p, "log_odds": lo, "text": t}
+            for g, f, lab, v, p, lo, t in zip(group_names[order].ravel().tolist(), in_order(feature_mat), labels,
+                                               values, in_order(self.points), in_order(self.log_odds), texts)
+        ]
+        lead_ids = _jsonable_list(self.lead_ids)
         scores, probs, grades = self.score.tolist(), self.probability.tolist(), self.grade.tolist()
         ups = self.reasons_up.tolist()
         downs = self.reasons_down.tolist()
         actions = self.next_action.tolist()
         base_points = float(self.base_points)
-        out: list[dict[str, Any]] = []
-        for i in range(n):
-            contribs = []
-            p_i, lo_i, f_i = points[i], log_odds[i], fmt[i]
-            for gi in order[i]:
-                lab = labels[gi][i] if labels[gi] is not None else None
-                contribs.append({
-                    "group": self.groups[gi],
-                    "feature": top_feature[gi][i] if top_feature[gi] is not None else None,
-                    "label": lab,
-                    "value": values[gi][i] if values[gi] is not None else None,
-                    "points": p_i[gi], "log_odds": lo_i[gi],
-                    "text": None if lab is None else f"{lab}: {f_i[gi]}",
-                })
-            out.append({
-                "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": str(grades[i]),
-                "base_points": base_points, "contributions": contribs,
-                "reasons_up": [r for r in ups[i] if r is not None],
-                "reasons_down": [r for r in downs[i] if r is not None],
-                "next_action": actions[i],
-            })
-        return out
+        return [{
+            "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": str(grades[i]),
+            "base_points": base_points, "contributions": contributions[i * G:(i + 1) * G],
+            "reasons_up": [r for r in ups[i] if r is not None],
+            "reasons_down": [r for r in downs[i] if r is not None],
+            "next_action": actions[i],
+        } for i in range(n)]
+
+
+_PLAIN_JSON = frozenset({str, int, bool, type(None)})
+
+
+def _jsonable_list(values: Any) -> list[Any]:
+    """``[_jsonable(v) for v in values]``, without a call per value for the usual types."""
+    lst = np.asarray(values, dtype=object).tolist()
+    types = set(map(type, lst))
+    if types <= _PLAIN_JSON:
+        return lst
+    if types <= _PLAIN_JSON | {float}:
+        return [None if v != v else v for v in lst]  # NaN -> None
+    return [_jsonable(v) for v in lst]
 
 
 def _jsonable(v: Any) -> Any:
@@ -437,8 +504,7 @@ def top_reasons(points: np.ndarray, groups: list[str], ctx: ExplainContext, top:
     down = np.full((n, top), None, dtype=object)
     if n == 0 or top == 0:
         return up, down
-    order_up = np.argsort(-points, axis=1, kind="stable")[:, :top]
-    order_dn = np.argsort(points, axis=1, kind="stable")[:, :top]
+    order_up, order_dn = _top_orders(points, top)
     pts_up = np.take_along_axis(points, order_up, axis=1)
     pts_dn = np.take_along_axis(points, order_dn, axis=1)
     ok_up = pts_up >= MIN_REASON_POINTS
@@ -447,15 +513,39 @@ def top_reasons(points: np.ndarray, groups: list[str], ctx: ExplainContext, top:
     r = np.arange(n)[:, None]
     needed[np.broadcast_to(r, order_up.shape)[ok_up], order_up[ok_up]] = True
     needed[np.broadcast_to(r, order_dn.shape)[ok_dn], order_dn[ok_dn]] = True
-    label_full = np.full((n, g_count), None, dtype=object)
+    # label ids into one table of all groups' distinct labels (-1 where not needed)
+    label_ids = np.full((n, g_count), -1, dtype=np.int64)
+    table: list[str | None] = []
     for gi in range(g_count):
         rows = np.flatnonzero(needed[:, gi])
         if len(rows):
-            lab, _ = describe(groups[gi], rows, ctx)
-            label_full[rows, gi] = lab
+            codes, tab, _ = describe_coded(groups[gi], rows, ctx)
+            label_ids[rows, gi] = codes + len(table)
+            table += tab
     for order, pts, ok, dest in ((order_up, pts_up, ok_up, up), (order_dn, pts_dn, ok_dn, down)):
-        labs = np.take_along_axis(label_full, order, axis=1)
-        txt = format_points(pts.ravel()).reshape(pts.shape)
-        sentences = labs[ok] + ": " + txt[ok]
-        dest[ok] = sentences
+        if ok.any():
+            point_codes, point_texts = format_points_coded(pts[ok])
+            dest[ok] = _sentences(np.take_along_axis(label_ids, order, axis=1)[ok], table, point_codes, point_texts)
     return up, down
+
+
+def _top_orders(points: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``top`` columns of ``argsort(-points)`` and ``argsort(points)`` (stable) per row.
+
+    For a few out of many columns, repeated argmax / argmin (first of equal values, as a stable
+    sort) is much cheaper than sorting every row."""
+    n, g_count = points.shape
+    if 3 * top >= g_count or not np.isfinite(points).all():
+        return (np.argsort(-points, axis=1, kind="stable")[:, :top],
+                np.argsort(points, axis=1, kind="stable")[:, :top])
+    rows = np.arange(n)
+    out = []
+    for pick, used in ((np.argmax, -np.inf), (np.argmin, np.inf)):
+        work = points.copy()
+        order = np.empty((n, top), dtype=np.int64)
+        for k in range(top):
+            j = pick(work, axis=1)
+            order[:, k] = j
+            work[rows, j] = used
+        out.append(order)
+    return out[0], out[1]
