@@ -17,8 +17,10 @@ Everything is vectorised over leads; Python-level string work happens per *disti
 
 from __future__ import annotations
 
+import gc
 import logging
-
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,12 +157,14 @@ def describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndar
     A column's wording must never cost a lead its score: when the vectorised wording fails
     on an odd batch (e.g. a column with no value at all), the group's plain name is used."""
     codes, table, values = describe_coded(group, rows, ctx)
-    return np.asarray(table + [None], dtype=object)[codes], values
+    return np.asarray(table + [None], dtype=object)[codes], _objects(values)
 
 
-def describe_coded(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndarray, list[str], np.ndarray]:
+def describe_coded(group: str, rows: np.ndarray, ctx: ExplainContext
+                   ) -> tuple[np.ndarray, list[str], np.ndarray | pd.Series]:
     """:func:`describe` as (codes, distinct labels, raw values): row i's label is ``table[codes[i]]``.
-    Labels are built once per distinct value, and callers can combine them by code."""
+    Labels are built once per distinct value, and callers can combine them by code. The raw values
+    may still be the lead column (a Series): see ``_objects`` and ``_jsonable_values``."""
     try:
         return _describe(group, rows, ctx)
     except (AttributeError, TypeError, ValueError):
@@ -169,7 +173,11 @@ def describe_coded(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[n
         return np.zeros(n, dtype=np.int64), [display_name(group)], np.full(n, None, dtype=object)
 
 
-_Coded = tuple[np.ndarray, list[str], np.ndarray]
+_Coded = tuple[np.ndarray, list[str], np.ndarray | pd.Series]
+
+
+def _objects(values: np.ndarray | pd.Series) -> np.ndarray:
+    return values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
 
 
 def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> _Coded:
@@ -216,9 +224,9 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> _Coded:
                 return "No job title given"
             lvl = P.parse_seniority(t)
             return f"Title is {str(t).strip()} ({P.SENIORITY_LABELS[lvl]} level)"
-        return (*coded(s, job), s.to_numpy(dtype=object))
+        return (*coded(s, job), s)
     if group == "email":
-        return (*_email_labels(s, _series(leads, "website", rows)), s.to_numpy(dtype=object))
+        return (*_email_labels(s, _series(leads, "website", rows)), s)
     if group in ("website", "phone"):
         present = P.present_mask(s)
         word = "Website" if group == "website" else "Phone number"
@@ -242,36 +250,38 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> _Coded:
         wd = np.where(d == P.NAT_NS, -1, ((d // P.NS_PER_DAY) + 3) % 7)
         names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
         return (*coded(pd.Series(wd), lambda k: "Creation date unknown" if k < 0
-                       else f"Came in on a {names[int(k)]}"), s.to_numpy(dtype=object))
+                       else f"Came in on a {names[int(k)]}"), s)
     if group == "last_activity_date":
         d = P.to_epoch_ns(s)
         now = pd.Timestamp.now(tz="UTC").value
         days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
         return (*coded(pd.Series(np.floor(days)), lambda v: "No activity date" if np.isnan(v)
-                       else f"Last activity {_ago(v)}"), s.to_numpy(dtype=object))
+                       else f"Last activity {_ago(v)}"), s)
     kind = ctx.column_types.get(group, "categorical")
     name = display_name(group)
     if kind == "boolean":
         b = P.to_boolean(s)
         return (*coded(pd.Series(b), lambda v: f"{name} not given" if v is None or np.isnan(v)
-                       else f"{name}: {'yes' if v else 'no'}"), s.to_numpy(dtype=object))
+                       else f"{name}: {'yes' if v else 'no'}"), s)
     if kind == "numeric":
         x = P.to_numeric(s)
         return (*coded(pd.Series(x), lambda v: f"{name} not given" if v is None or np.isnan(v)
                        else f"{name} is {v:,.4g}"), x.astype(object))
     if kind in ("text",):
-        # Per value in Python: an all-empty column has no string dtype for .str to work on.
-        words = np.array([len(v.split()) if isinstance(v, str) else 0 for v in s.tolist()], dtype=np.float64)
+        # Per distinct value in Python: an all-empty column has no string dtype for .str to work on.
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        per_value = [len(v.split()) if isinstance(v, str) else 0 for v in P.distinct_list(uniques)]
+        words = np.array(per_value + [0], dtype=np.float64)[codes]
         words[~P.present_mask(s)] = 0
         return (*coded(pd.Series(words), lambda k: f"No {name.lower()}" if k == 0
-                       else f"{name} given ({int(k)} words)"), s.to_numpy(dtype=object))
+                       else f"{name} given ({int(k)} words)"), s)
     if kind == "date":
         d = P.to_epoch_ns(s)
         now = pd.Timestamp.now(tz="UTC").value
         days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
         return (*coded(pd.Series(np.floor(days)), lambda v: f"{name} not given" if np.isnan(v)
                        else f"{name} {_ago(v)}" if v >= 0 else f"{name} in {int(-v)} days"),
-                s.to_numpy(dtype=object))
+                s)
     verbs = {"lead_source": "Source is", "campaign": "Campaign is", "company_name": "Company is",
              "location": "Located in", "country": "Country is"}
     verb = verbs.get(group, f"{name} is")
@@ -280,7 +290,7 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> _Coded:
         if P.is_missing_scalar(v):
             return f"No {name.lower()} given"
         return f"{verb} {str(v).strip()}"
-    return (*coded(s, cat), s.to_numpy(dtype=object))
+    return (*coded(s, cat), s)
 
 
 #: What ``Series.str.match`` calls a valid address (run with Python's ``re``: it has ``\s``).
@@ -424,7 +434,7 @@ class ExplanationBatch:
                 codes, tab, val = describe_coded(g, all_rows, self.ctx)
                 label_ids[:, gi] = codes + len(table)
                 table += [None if x is None else str(x) for x in tab]
-                value_mat[:, gi] = _jsonable_list(val)
+                value_mat[:, gi] = _jsonable_values(val)
             table_arr = np.empty(len(table), dtype=object)
             table_arr[:] = table
             labels = table_arr[label_ids.ravel()[cells]].tolist()
@@ -445,27 +455,79 @@ class ExplanationBatch:
                     feature_mat[:, gi] = names[np.asarray(idx)[best]]
         group_names = np.empty(G, dtype=object)
         group_names[:] = list(self.groups)
-        contributions = [
-            {"group": g, "feature": f, "label": lab, "value": v, "points": p, "log_odds": lo, "text": t}
-            for g, f, lab, v, p, lo, t in zip(group_names[order].ravel().tolist(), in_order(feature_mat), labels,
-                                               values, in_order(self.points), in_order(self.log_odds), texts)
-        ]
         lead_ids = _jsonable_list(self.lead_ids)
         scores, probs, grades = self.score.tolist(), self.probability.tolist(), self.grade.tolist()
         ups = self.reasons_up.tolist()
         downs = self.reasons_down.tolist()
         actions = self.next_action.tolist()
         base_points = float(self.base_points)
-        return [{
-            "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": str(grades[i]),
-            "base_points": base_points, "contributions": contributions[i * G:(i + 1) * G],
-            "reasons_up": [r for r in ups[i] if r is not None],
-            "reasons_down": [r for r in downs[i] if r is not None],
-            "next_action": actions[i],
-        } for i in range(n)]
+        with _gc_paused():
+            contributions = [
+                {"group": g, "feature": f, "label": lab, "value": v, "points": p, "log_odds": lo, "text": t}
+                for g, f, lab, v, p, lo, t in zip(group_names[order].ravel().tolist(), in_order(feature_mat),
+                                                   labels, values, in_order(self.points), in_order(self.log_odds),
+                                                   texts)
+            ]
+            return [{
+                "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": str(grades[i]),
+                "base_points": base_points, "contributions": contributions[i * G:(i + 1) * G],
+                "reasons_up": [r for r in ups[i] if r is not None],
+                "reasons_down": [r for r in downs[i] if r is not None],
+                "next_action": actions[i],
+            } for i in range(n)]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of small dicts and lists and no reference cycles: the cyclic collector would
+    rescan the growing result again and again (about a quarter of the time) for nothing;
+    reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _PLAIN_JSON = frozenset({str, int, bool, type(None)})
+
+
+def _jsonable_values(values: np.ndarray | pd.Series) -> list[Any]:
+    """``[_jsonable(v) for v in values]``; date columns are written as ISO text column-wise."""
+    if isinstance(values, pd.Series):
+        iso = _isoformat(values)
+        if iso is not None:
+            return iso
+    return _jsonable_list(_objects(values))
+
+
+def _isoformat(s: pd.Series) -> list[str | None] | None:
+    """``Timestamp.isoformat()`` of a naive or UTC date column (None where missing), for the usual
+    whole-second values; None when the column is anything else."""
+    dt = s.dtype
+    if isinstance(dt, pd.DatetimeTZDtype) and str(dt.tz) == "UTC":
+        suffix = "+00:00"
+    elif isinstance(dt, np.dtype) and dt.kind == "M":
+        suffix = ""
+    else:
+        return None
+    unit = dt.unit if isinstance(dt, pd.DatetimeTZDtype) else np.datetime_data(dt)[0]
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}.get(unit)
+    if per_second is None:
+        return None
+    v = s.to_numpy(dtype=f"datetime64[{unit}]")
+    ticks = v.view(np.int64)
+    missing = ticks == P.NAT_NS
+    present = v[~missing].astype("datetime64[s]")
+    if (ticks[~missing] % per_second).any() or (len(present) and (
+            present.min() < np.datetime64("1000-01-01T00:00:00")
+            or present.max() > np.datetime64("9999-12-31T23:59:59"))):
+        return None  # fractions of a second or unusual years: Timestamp's own rules
+    out = np.char.add(np.datetime_as_string(v, unit="s"), suffix).astype(object)
+    out[missing] = None
+    return out.tolist()
 
 
 def _jsonable_list(values: Any) -> list[Any]:
