@@ -1,6 +1,7 @@
 """Scoring throughput: N generated leads (activities held as in-memory frames, no database).
 
-    .venv/bin/python bench/score.py [--n 1000000] [--train 20000] [--chunk 100000] [--algorithms chosen,lightgbm]
+    .venv/bin/python bench/score.py [--n 1000000] [--train 20000] [--chunk 100000] [--job-chunk 10000]
+                                    [--algorithms chosen,lightgbm] [--no-dicts]
 
 For each model (the one ``train`` chooses on the demo data, and a LightGBM one for the spec's
 floor) it prints, over the same leads in chunks of ``--chunk`` (as a scoring job writes them):
@@ -8,6 +9,9 @@ floor) it prints, over the same leads in chunks of ``--chunk`` (as a scoring job
 * floor: the model's own predict alone on the already built feature matrix,
 * scores: the full pipeline (point-in-time features + predict + calibration),
 * scores + reasons: ``explain_batch`` with top-5 reasons up and down and the next action,
+* stored explanations: what a scoring job computes per chunk of ``--job-chunk`` leads before
+  writing it, ``explain_batch(keep_features=True)`` then ``to_dicts()`` (one dict per lead with
+  every column's contribution); the ``to_dicts`` share is shown on its own line,
 * peak memory (max RSS of the process, which also holds the generated data).
 
 Wall seconds and CPU seconds (``time.process_time``) are both shown: the 2-core box is shared, and
@@ -70,7 +74,7 @@ class Timer:
         self.wall, self.cpu = time.perf_counter() - self.w, time.process_time() - self.c
 
 
-def measure(model, parts, as_of, n: int) -> dict[str, float]:  # noqa: ANN001
+def measure(model, parts, as_of, n: int, job_chunk: int, dicts: bool) -> dict[str, float]:  # noqa: ANN001
     out: dict[str, float] = {}
     mats = []
     with Timer() as t:
@@ -92,6 +96,23 @@ def measure(model, parts, as_of, n: int) -> dict[str, float]:  # noqa: ANN001
     out["reasons_wall"], out["reasons_cpu"] = t.wall, t.cpu
     out["example"] = (float(b.score[0]), [r for r in b.reasons_up[0] if r], [r for r in b.reasons_down[0] if r],
                       b.next_action[0])
+    del b
+    if dicts:
+        job = Timer()
+        job.wall = job.cpu = 0.0
+        as_dicts = Timer()
+        as_dicts.wall = as_dicts.cpu = 0.0
+        for L, A in parts:
+            for jl, ja in chunks(L, A, job_chunk):  # the job's own chunks (loading: not timed)
+                with Timer() as t:
+                    b = model.explain_batch(jl, ja, as_of=as_of, top=5, keep_features=True)
+                with Timer() as d:
+                    stored = b.to_dicts()
+                del b, stored
+                job.wall, job.cpu = job.wall + t.wall + d.wall, job.cpu + t.cpu + d.cpu
+                as_dicts.wall, as_dicts.cpu = as_dicts.wall + d.wall, as_dicts.cpu + d.cpu
+        out["job_wall"], out["job_cpu"] = job.wall, job.cpu
+        out["dicts_wall"], out["dicts_cpu"] = as_dicts.wall, as_dicts.cpu
     out["peak_mb"] = peak_mb()
     return out
 
@@ -101,6 +122,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--train", type=int, default=20_000, help="generated leads to train on (another seed)")
     ap.add_argument("--chunk", type=int, default=100_000)
+    ap.add_argument("--job-chunk", type=int, default=10_000, help="leads per scoring-job chunk (SCORE_CHUNK)")
+    ap.add_argument("--no-dicts", action="store_true", help="skip the stored-explanations measurement")
     ap.add_argument("--algorithms", default="chosen,lightgbm")
     args = ap.parse_args()
 
@@ -125,11 +148,13 @@ def main() -> None:
     n = args.n
     print(f"\n{'model':<34}{'what':<34}{'leads/s wall':>14}{'leads/s CPU':>13}{'x floor (CPU)':>15}{'s/1M CPU':>10}")
     for label, m in models.items():
-        r = measure(m, parts, as_of, n)
+        r = measure(m, parts, as_of, n, args.job_chunk, not args.no_dicts)
         floor = n / r["floor_cpu"]
-        for what, key in (("floor: model predict alone", "floor"), ("features alone", "features"),
-                          ("scores (features + predict)", "scores"),
-                          ("scores + top-5 reasons + action", "reasons")):
+        rows = [("floor: model predict alone", "floor"), ("features alone", "features"),
+                ("scores (features + predict)", "scores"), ("scores + top-5 reasons + action", "reasons")]
+        if not args.no_dicts:
+            rows += [(f"stored explanations ({args.job_chunk:,}/chunk)", "job"), ("  of which to_dicts", "dicts")]
+        for what, key in rows:
             w, c = n / r[f"{key}_wall"], n / r[f"{key}_cpu"]
             print(f"{label:<34}{what:<34}{w:>14,.0f}{c:>13,.0f}{floor / c:>14.1f}x{1e6 / c:>10.1f}")
         print(f"{'':<34}peak RSS {r['peak_mb']:,.0f} MB; example: {r['example']}")
