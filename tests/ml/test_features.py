@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from leadrank.errors import InvalidInput
 from leadrank.ml import _parsing as P
 from leadrank.ml.features import LeadFeaturizer, activity_stats, training_cutoffs
 
@@ -123,3 +124,84 @@ def test_missing_columns_and_empty_activities_are_fine():
     f = LeadFeaturizer().fit(leads, pd.DataFrame(columns=["lead_id", "activity_type", "activity_date"]))
     X = f.transform(pd.DataFrame({"lead_id": ["c"]}))
     assert X.shape == (1, len(f.feature_names_))
+
+
+HOSTS = [
+    "acme.com", "ACME.com", " www.acme.co.uk ", "https://www.acme.co.uk/about", "http://shop.acme.co.uk/",
+    "https://acme.com:8443/x", "ftp://user@files.acme.com", "acme..com", ".acme.com.", "www.com", "https://www.www.com",
+    "co.uk", "www.co.uk", "x.y.z.co.jp", "a-b.c-d.org", "bücher.de", "localhost", "", "   ", None,
+    "mail.acme.com", "jo@acme.com", "acme.com?ref=1", "acme.com#top",
+]
+
+
+def test_vectorised_registered_domains_agree_with_the_scalar_rule():
+    """The e-mail/website match feature (vectorised) and the explanation wording (per value) must
+    agree on what a company's domain is, for plain hosts, URLs and odd input alike."""
+    got = P.registered_domains(P.arrow_strings(pd.Series(HOSTS, dtype="str"))).to_pylist()
+    assert got == [P.registered_domain(h) for h in HOSTS]
+    mapped = P.map_registered_domain(pd.Series(HOSTS, dtype=object))
+    assert mapped.tolist() == [P.registered_domain(h) for h in HOSTS]
+
+
+def test_email_matches_website_for_urls_and_subdomains():
+    leads = pd.DataFrame({
+        "lead_id": list("abcdefg"),
+        "email": ["jo@acme.co.uk", "jo@mail.acme.com", "jo@acme.com", "JO@ACME.COM ", "info@acme.com",
+                  "jo@gmail.com", "not-an-address"],
+        "website": ["https://www.acme.co.uk/about", "http://acme.com", "other.com", "www.acme.com", "acme.com",
+                    "gmail.com", "acme.com"],
+    })
+    X = LeadFeaturizer().fit(leads).transform(leads)
+    assert X["email:domain_matches_website"].tolist() == [1, 1, 0, 1, 1, 1, 0]
+    assert X["email:generic_mailbox"].tolist() == [0, 0, 0, 0, 1, 0, 0]
+    assert X["email:free_mail"].tolist() == [0, 0, 0, 0, 0, 1, 0]
+    assert X["email:present"].tolist() == [1, 1, 1, 1, 1, 1, 0]
+
+
+def test_activity_order_and_strays_do_not_change_features(demo_data):
+    """Activities as a database returns them (grouped by lead) or in any order, with rows for
+    unknown leads and missing dates mixed in, give the same features."""
+    leads, acts, _ = demo_data
+    L = leads.head(1500).reset_index(drop=True)
+    f = LeadFeaturizer().fit(L, acts)
+    grouped = f.transform(L, acts, as_of="2025-01-01")
+    strays = pd.DataFrame({"lead_id": ["nobody", None, L["lead_id"][0]], "activity_type": ["call", "meeting", "call"],
+                           "activity_date": [pd.Timestamp("2024-06-01", tz="UTC"), pd.Timestamp("2024-06-01", tz="UTC"),
+                                             pd.NaT]})
+    shuffled = pd.concat([acts, strays], ignore_index=True).sample(frac=1.0, random_state=1)
+    pd.testing.assert_frame_equal(grouped, f.transform(L, shuffled, as_of="2025-01-01"))
+    assert grouped["activities.website_visit:count"].gt(0).any()
+
+
+def test_activity_types_in_any_spelling_count_alike():
+    leads = pd.DataFrame({"lead_id": ["a", "b"]})
+    t = pd.Timestamp("2024-12-01", tz="UTC")
+    acts = pd.DataFrame({"lead_id": ["a", "a", "a", "b", "b", "b"],
+                         "activity_type": ["page_view", " Website Visit", "website-visit", "website_visit", None, "fax"],
+                         "activity_date": [t] * 6})
+    st = activity_stats(leads["lead_id"], np.full(2, pd.Timestamp("2025-01-01", tz="UTC").value), acts, 21.0)
+    visits, other = st.col("website_visit"), st.col("other")
+    assert st.counts[:, visits].tolist() == [3.0, 1.0]
+    assert st.counts[:, other].tolist() == [0.0, 2.0]
+
+
+def test_duplicate_lead_ids_are_refused():
+    acts = pd.DataFrame({"lead_id": ["a"], "activity_type": ["call"], "activity_date": [pd.Timestamp("2024-01-01")]})
+    with pytest.raises(InvalidInput):
+        activity_stats(pd.Series(["a", "b", "a"]), np.zeros(3, dtype=np.int64), acts, 21.0)
+
+
+def test_repeated_texts_get_the_same_text_features():
+    leads = pd.DataFrame({
+        "lead_id": [str(i) for i in range(60)],
+        "description": ["Needs pricing for SSO and audit logs", "needs PRICING", None, "", "  "] * 12,
+        "outcome": ["converted", "lost", "lost", "lost", "lost"] * 12,
+    })
+    y = (leads["outcome"] == "converted").to_numpy()
+    f = LeadFeaturizer(text_tokens=3).fit(leads, y=y)
+    X = f.transform(leads)
+    length = X["description:length"].to_numpy()
+    assert length[0] == pytest.approx(np.log1p(len("Needs pricing for SSO and audit logs")))
+    assert length[1] == pytest.approx(np.log1p(len("needs pricing")))
+    assert (length[2::5] == 0).all() and (length[3::5] == 0).all() and (length[4::5] == 0).all()
+    assert (X.iloc[::5].to_numpy() == X.iloc[0].to_numpy()).all()
