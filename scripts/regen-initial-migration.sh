@@ -10,6 +10,8 @@ f=$(ls src/leadrank/migrations/versions/*_initial_schema.py)
 id=$(basename "$f" | cut -d_ -f1)
 sed -i "s/^revision = '$id'/revision = '0001'/; s/Revision ID: $id/Revision ID: 0001/; s/^import sqlalchemy as sa$/import sqlalchemy as sa\nfrom sqlalchemy import Text/" "$f"
 sed -i "/ForeignKeyConstraint(\['active_model_version_id'\]/d" "$f"
+# Storage settings autogenerate cannot see (migrations/tuning.py).
+sed -i "0,/^    # ### end Alembic commands ###$/s//    # ### end Alembic commands ###\n    tune_postgres(op.get_bind())/; 0,/^from alembic import op$/s//from alembic import op\n\nfrom leadrank.migrations.tuning import tune_postgres/" "$f"
 mv "$f" src/leadrank/migrations/versions/0001_initial_schema.py
 rm -rf "$tmp"
 echo "regenerated 0001_initial_schema.py"

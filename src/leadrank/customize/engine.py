@@ -660,6 +660,10 @@ def contribution_key(c: Mapping[str, Any]) -> str:
 def raw_block(exp: Mapping[str, Any]) -> dict[str, Any]:
     """The model's own contributions behind an explanation (before any configuration)."""
     raw = exp.get("model")
+    if isinstance(raw, dict) and isinstance(raw.get("log_odds"), dict):  # the stored form: {group: log-odds}
+        return {"base_logit": raw["base_logit"], "names": list(raw["log_odds"]),
+                "categories": [subscore_of(g) for g in raw["log_odds"]],
+                "log_odds": list(raw["log_odds"].values()), "version": raw.get("version")}
     if isinstance(raw, dict) and "log_odds" in raw:
         return raw
     contribs = [c for c in exp.get("contributions") or [] if c.get("category") != "rules"
@@ -754,7 +758,7 @@ def explanation_for(res: Result, i: int, original: Mapping[str, Any] | None, *, 
         "version": model_version_id,
     }
     out = {
-        **{k: v for k, v in orig.items() if k not in ("contributions", "reasons_up", "reasons_down")},
+        **{k: v for k, v in orig.items() if k not in ("contributions", "reasons_up", "reasons_down", "stored")},
         "score": score, "probability": float(res.probability[i]), "base_points": base_points,
         "grade": None if res.grade[i] is None else str(res.grade[i]),
         "contributions": contribs, "reasons_up": [c["text"] for c in up], "reasons_down": [c["text"] for c in down],

@@ -38,6 +38,19 @@ def _ns(when: datetime | pd.Timestamp) -> int:
     return int(t.value)
 
 
+def shapes_scores(session: Session, workspace_id: uuid.UUID) -> bool:
+    """True when an active configuration changes scores (weights, rules, decay): then a score
+    needs the model's contributions and is written together with its explanation."""
+    row, config = active_config(session, workspace_id)
+    return row is not None and not config.is_identity()
+
+
+def scores_changed(session: Session, workspace_id: uuid.UUID) -> None:
+    """Scores were written without going through :func:`configure_scores` (the fast first
+    pass): what-if caches keyed on the workspace's contributions are stale."""
+    CustomizeRepository(session).bump_stamp(workspace_id)
+
+
 def configure_scores(session: Session, workspace_id: uuid.UUID, leads: pd.DataFrame, activities: pd.DataFrame | None,
                      explanations: list[dict], grades: list[Any], *, now: datetime,
                      model_bands: dict[str, float] | None, batch: Any = None,

@@ -18,6 +18,7 @@ from leadrank.errors import InvalidInput, NotFound
 from leadrank.jobs.service import create_job
 from leadrank.models import Job, ModelVersion
 from leadrank.models.base import utcnow
+from leadrank.scoring import stored as stored_explanation
 from leadrank.scoring.repository import ScoringRepository
 from leadrank.similarity import coldstart
 from leadrank.similarity import service as similarity
@@ -244,16 +245,61 @@ def load_model(version: ModelVersion):  # noqa: ANN201 - ml.model.TrainedModel
 
 
 def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID],
-                version: ModelVersion | None, *, as_of: datetime | None = None) -> int:
-    """Score and explain one chunk of leads and write the results. Returns leads scored."""
+                version: ModelVersion | None, *, as_of: datetime | None = None) -> dict:
+    """Score one chunk of leads and write the results. Returns ``{"processed": n, "reasons":
+    "written" | "pending"}``.
+
+    Model scores come first: probability, score and grade are written on their own (the cheap
+    part: features and one predict) and the reasons follow in a second pass
+    (:func:`explain_chunk`, the ``scoring.explain`` job). A configuration that changes scores
+    (weights, rules) needs the model's contributions to compute a score, and cold-start scores
+    are built from their reasons: those are written in one pass."""
     repo = ScoringRepository(session)
     leads = repo.load_leads(workspace_id, lead_ids=lead_ids)
     if leads.empty:
-        return 0
+        return {"processed": 0, "reasons": "written"}
     activities = repo.load_activities(workspace_id, lead_ids=lead_ids)
+    now = as_of or utcnow()
+    if version is not None and not customize_hooks.shapes_scores(session, workspace_id):
+        leads = similarity.with_icp_feature(session, workspace_id, leads)
+        model = load_model(version)
+        probability = model.predict_proba(leads, activities, as_of=now)
+        score = 100.0 * probability
+        grades = model.grade_for(score, grade_bands(session, workspace_id)).tolist()
+        rows = [{"id": uuid.UUID(lead_id), "score": round(float(s), 4), "conversion_probability": float(p),
+                 "grade": grade, "explanation": None, "model_version_id": version.id, "score_kind": "model",
+                 "scored_at": now}
+                for lead_id, s, p, grade in zip(leads["lead_id"], score.tolist(), probability.tolist(), grades,
+                                                strict=True)]
+        repo.write_scores(workspace_id, rows)
+        customize_hooks.scores_changed(session, workspace_id)
+        return {"processed": len(rows), "reasons": "pending"}
+    rows = _explained_rows(session, workspace_id, leads, activities, version, now)
+    repo.write_scores(workspace_id, rows)
+    return {"processed": len(rows), "reasons": "written"}
+
+
+def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID], version: ModelVersion,
+                  *, as_of: datetime) -> int:
+    """The second pass: reasons for leads whose score this version gave at ``as_of``. A lead
+    rescored since (new data, another model) is left to the scoring that replaced it."""
+    repo = ScoringRepository(session)
+    current = repo.scored_by(workspace_id, lead_ids, version.id, as_of)
+    if not current:
+        return 0
+    leads = repo.load_leads(workspace_id, lead_ids=current)
+    activities = repo.load_activities(workspace_id, lead_ids=current)
+    rows = _explained_rows(session, workspace_id, leads, activities, version, as_of)
+    repo.write_explanations(workspace_id, [{"id": r["id"], "explanation": r["explanation"]} for r in rows],
+                            version_id=version.id, scored_at=as_of)
+    return len(rows)
+
+
+def _explained_rows(session: Session, workspace_id: uuid.UUID, leads, activities,  # noqa: ANN001
+                    version: ModelVersion | None, now: datetime) -> list[dict]:
+    """Scores with their explanations (the workspace's configuration applied), as lead rows."""
     if version is not None:
         leads = similarity.with_icp_feature(session, workspace_id, leads)
-    now = as_of or utcnow()
     bands = grade_bands(session, workspace_id)
     if version is None:
         explanations = _cold_start(session, workspace_id, leads, activities, now)
@@ -266,21 +312,19 @@ def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.U
         explanations, grades = batch.to_dicts(), list(batch.grade)
         kind, version_id = "model", version.id
         model_bands = bands or {**model.grade_thresholds, "D": 0.0}
-    # The workspace's active scoring configuration (weights, rules, decay, bands), if any.
     explanations, grades = customize_hooks.configure_scores(
         session, workspace_id, leads, activities, explanations, grades, now=now, model_bands=model_bands,
         batch=batch, model_version_id=version_id)
     rows = []
     for lead_id, exp, grade in zip(leads["lead_id"], explanations, grades, strict=True):
-        exp = {**exp, "score_kind": kind}
+        exp = stored_explanation.compact({**exp, "score_kind": kind})
         exp.pop("lead_id", None)
         rows.append({
             "id": uuid.UUID(lead_id), "score": round(float(exp["score"]), 4),
             "conversion_probability": float(exp["probability"]), "grade": grade, "explanation": exp,
             "model_version_id": version_id, "score_kind": kind, "scored_at": now,
         })
-    repo.write_scores(workspace_id, rows)
-    return len(rows)
+    return rows
 
 
 def grade_bands(session: Session, workspace_id: uuid.UUID) -> dict[str, float] | None:

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from leadrank.db import session_scope
 from leadrank.jobs.context import JobContext
 from leadrank.jobs.registry import chunked_job, job_handler
+from leadrank.jobs.repository import JobRepository
+from leadrank.jobs.service import create_job
 from leadrank.models import Lead
 from leadrank.models.base import utcnow
 from leadrank.scoring import service
@@ -50,24 +52,56 @@ def plan_scoring(ctx: JobContext) -> list[dict]:
             for s in range(0, len(ids), size)]
 
 
-def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
-    repo = ScoringRepository(session)
+def _chunk_leads(session, ctx: JobContext, params: dict) -> list[uuid.UUID]:  # noqa: ANN001
     if "lead_ids" in params:
-        ids = [uuid.UUID(i) for i in params["lead_ids"]]
-    else:
-        ids = repo.lead_ids_in_range(ctx.workspace_id, after=uuid.UUID(params["after"]) if params["after"] else None,
-                                     upto=uuid.UUID(params["upto"]))
+        return [uuid.UUID(i) for i in params["lead_ids"]]
+    return ScoringRepository(session).lead_ids_in_range(
+        ctx.workspace_id, after=uuid.UUID(params["after"]) if params["after"] else None, upto=uuid.UUID(params["upto"]))
+
+
+def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
+    ids = _chunk_leads(session, ctx, params)
     version_id = params.get("model_version_id")
     version = service.get_version(session, ctx.workspace_id, uuid.UUID(version_id)) if version_id else None
     as_of = datetime.fromisoformat(params["as_of"]) if params.get("as_of") else None
-    return {"processed": service.score_chunk(session, ctx.workspace_id, ids, version, as_of=as_of)}
+    return service.score_chunk(session, ctx.workspace_id, ids, version, as_of=as_of)
 
 
 def finish_scoring(ctx: JobContext, results: list[dict]) -> dict:
-    return {"scored": sum(r.get("processed", 0) for r in results)}
+    """Scores are in; when reasons were left for the second pass, start it."""
+    out = {"scored": sum(r.get("processed", 0) for r in results)}
+    if any(r.get("reasons") == "pending" for r in results):
+        with session_scope() as session:
+            out["explain_job_id"] = str(create_job(session, ctx.workspace_id, "scoring.explain",
+                                                   {"scoring_job_id": str(ctx.job_id)}).id)
+    return out
 
 
 chunked_job("scoring.score", plan=plan_scoring, run_chunk=score_one_chunk, finish=finish_scoring)
+
+
+def plan_explaining(ctx: JobContext) -> list[dict]:
+    """The scoring job's chunks whose reasons were left for this pass (same leads, version
+    and scoring time)."""
+    with session_scope() as session:
+        chunks = JobRepository(session).chunks(uuid.UUID(ctx.params["scoring_job_id"]))
+        plan = [dict(c.params) for c in chunks if c.status == "done" and (c.result or {}).get("reasons") == "pending"]
+    ctx.progress["rows_total_estimate"] = sum(int(c.get("expected") or len(c.get("lead_ids") or ())) for c in plan)
+    return plan
+
+
+def explain_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
+    version = service.get_version(session, ctx.workspace_id, uuid.UUID(params["model_version_id"]))
+    ids = _chunk_leads(session, ctx, params)
+    return {"processed": service.explain_chunk(session, ctx.workspace_id, ids, version,
+                                               as_of=datetime.fromisoformat(params["as_of"]))}
+
+
+def finish_explaining(ctx: JobContext, results: list[dict]) -> dict:
+    return {"explained": sum(r.get("processed", 0) for r in results)}
+
+
+chunked_job("scoring.explain", plan=plan_explaining, run_chunk=explain_one_chunk, finish=finish_explaining)
 
 
 @job_handler("model.train")

@@ -31,6 +31,8 @@ class Breakdown:
     down: list[Contribution]
     next_action: str | None
     kind: str | None
+    # Scored, reasons not written yet: scoring writes scores first and the reasons just after.
+    pending: bool = False
 
     @property
     def contributions(self) -> list[Contribution]:
@@ -105,4 +107,4 @@ def breakdown(explanation: dict | None, score: float | None, probability: float 
             down.remove(c)
     return Breakdown(score=score, shown_score=shown_score, base=base, shown_base=shown_base,
                      probability=exp.get("probability", probability), up=up, down=down,
-                     next_action=exp.get("next_action"), kind=kind)
+                     next_action=exp.get("next_action"), kind=kind, pending=explanation is None)

@@ -1,0 +1,127 @@
+"""Scores first, reasons second: the ``scoring.score`` job writes probability, score and grade,
+then its ``scoring.explain`` follow-up writes the reasons — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from leadrank.db import session_scope
+
+pytestmark = pytest.mark.slow
+
+
+class _Hold:
+    """A runner that runs nothing: the test runs each job itself, in the order it chooses."""
+
+    def __init__(self) -> None:
+        self.submitted: list[uuid.UUID] = []
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        self.submitted.append(job_id)
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def trained():  # noqa: ANN201
+    from leadrank.demo.generator import generate_activities, generate_leads
+    from leadrank.ml.model import train
+
+    raw = generate_leads(1200, seed=8, with_outcomes=0.9, start=date(2026, 1, 1), end=date(2026, 9, 30))
+    acts = generate_activities(raw, seed=8).rename(columns={"external_id": "lead_id"})
+    leads = raw[[c for c in raw.columns if not c.startswith("_")]].copy()
+    leads.insert(0, "lead_id", leads["external_id"].astype(str))
+    return train(leads, acts[["lead_id", "activity_type", "activity_date"]])
+
+
+def _setup(workspace_id: uuid.UUID, model) -> list[uuid.UUID]:  # noqa: ANN001
+    import pandas as pd
+
+    from leadrank.bulk import bulk_insert
+    from leadrank.demo.generator import generate_activities, generate_leads
+    from leadrank.models import Activity, Lead, ModelVersion, Workspace
+
+    with session_scope() as session:
+        version = ModelVersion(workspace_id=workspace_id, version=1, status="active", algorithm=model.algorithm,
+                               params={}, report=model.report, features=model.feature_importance(),
+                               artefact=model.to_artefact(), data_summary={})
+        session.add(version)
+        session.flush()
+        session.get(Workspace, workspace_id).active_model_version_id = version.id
+    frame = generate_leads(300, seed=9, with_outcomes=0.0, start=date(2026, 6, 1), end=date(2026, 10, 1))
+    ids = [uuid.uuid4() for _ in range(len(frame))]
+    now = datetime(2026, 10, 2, tzinfo=UTC)
+    rows = [{"id": i, "workspace_id": workspace_id, "dedupe_key": f"k{n}", "content_hash": "h", "custom": {},
+             "consent": {}, "sort_score": -1.0, "outcome": "open", "updated_at": now,
+             "created_at": pd.Timestamp(r["created_at"]).to_pydatetime(), "email": r["email"],
+             "job_title": r["job_title"], "industry": r["industry"], "company_size": int(r["company_size"]),
+             "lead_source": r["lead_source"], "company_name": r["company_name"]}
+            for n, (i, r) in enumerate(zip(ids, frame.to_dict("records"), strict=True))]
+    acts = generate_activities(frame, seed=9)
+    by_ext = dict(zip(frame["external_id"], ids, strict=True))
+    act_rows = [{"id": uuid.uuid4(), "workspace_id": workspace_id, "lead_id": by_ext[e], "activity_type": t,
+                 "activity_date": pd.Timestamp(d).to_pydatetime(), "dedupe_key": uuid.uuid4().hex, "created_at": now}
+                for e, t, d in zip(acts["external_id"], acts["activity_type"], acts["activity_date"], strict=True)]
+    with session_scope() as session:
+        bulk_insert(session, Lead.__table__, rows)
+        bulk_insert(session, Activity.__table__, act_rows)
+    return ids
+
+
+def _leads(workspace_id: uuid.UUID) -> dict[uuid.UUID, tuple]:
+    from leadrank.models import Lead
+
+    with session_scope() as session:
+        return {r.id: (r.score, r.grade, r.explanation, r.scored_at) for r in session.execute(
+            select(Lead.id, Lead.score, Lead.grade, Lead.explanation, Lead.scored_at)
+            .where(Lead.workspace_id == workspace_id))}
+
+
+def test_scores_then_reasons_and_a_newer_scoring_wins(env, tenant, trained):  # noqa: ANN001
+    from leadrank.jobs.runner import set_runner
+    from leadrank.jobs.service import create_job, run_job
+    from leadrank.models import Job
+    from leadrank.scoring.stored import expand
+
+    ids = _setup(tenant.workspace_id, trained)
+    set_runner(_Hold())
+    with session_scope() as session:
+        first = create_job(session, tenant.workspace_id, "scoring.score",
+                           {"as_of": "2026-10-02T00:00:00+00:00", "chunk_rows": 120}).id
+    assert run_job(first) == "done"
+    with session_scope() as session:
+        result = session.get(Job, first).result
+    assert result["scored"] == 300 and result["chunks_total"] == 3
+    after_scores = _leads(tenant.workspace_id)
+    assert all(s is not None and g in ("A", "B", "C", "D") and e is None for s, g, e, _ in after_scores.values())
+
+    # A newer scoring of some leads lands before the first job's reasons are written.
+    newer = sorted(ids)[:50]
+    with session_scope() as session:
+        second = create_job(session, tenant.workspace_id, "scoring.score",
+                            {"as_of": "2026-10-05T00:00:00+00:00", "lead_ids": [str(i) for i in newer]}).id
+    assert run_job(second) == "done"
+    with session_scope() as session:
+        second_explain = uuid.UUID(session.get(Job, second).result["explain_job_id"])
+    assert run_job(uuid.UUID(result["explain_job_id"])) == "done"
+    with session_scope() as session:
+        assert session.get(Job, uuid.UUID(result["explain_job_id"])).result["explained"] == 250
+    mid = _leads(tenant.workspace_id)
+    assert all(mid[i][2] is None for i in newer), "the older pass must not explain a newer score"
+    assert run_job(second_explain) == "done"
+
+    final = _leads(tenant.workspace_id)
+    for lead_id, (score, grade, stored, scored_at) in final.items():
+        exp = expand(stored)
+        assert exp["score_kind"] == "model" and exp["grade"] == grade
+        total = exp["base_points"] + sum(c["points"] for c in exp["contributions"])
+        assert total == pytest.approx(score, abs=1e-3)
+        assert exp["score"] == pytest.approx(score, abs=1e-4)
+        assert all(c["text"].startswith(c["label"]) for c in exp["contributions"])
+        assert exp["model"]["log_odds"] and exp["reasons_up"] + exp["reasons_down"]
+        assert scored_at.date() == (date(2026, 10, 5) if lead_id in newer else date(2026, 10, 2))
