@@ -1,7 +1,10 @@
 """Quality benchmark: leadrank's chosen model vs plain logistic regression, LightGBM defaults and
 FLAML AutoML (60 s budget) on every data set in shared/data, all on the same time-ordered split.
 
-    .venv/bin/python bench/quality.py [--flaml-budget 60] [--skip-flaml] [--skip-scale]
+    .venv/bin/python bench/quality.py [--flaml-budget 60] [--skip-flaml] [--skip-scale] [--only DATA SET]
+
+"train s" is wall time, "cpu s" the process's CPU time (all its threads: FLAML runs with n_jobs=-1,
+leadrank's LightGBM with one thread); on a shared machine the CPU column is the steadier one.
 
 FLAML is a benchmark-only dependency (``pip install "flaml[automl]"``); it is imported here only.
 Baselines get exactly the same feature matrix as leadrank (its featurizer fitted on the training
@@ -14,6 +17,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -126,21 +130,22 @@ def run(name: str, leads: pd.DataFrame, acts: pd.DataFrame | None, flaml_budget:
     y_ho = (Lho["outcome"] == "converted").to_numpy().astype(int)
     rows = []
 
-    def add(model: str, p: np.ndarray, seconds: float, note: str = "") -> None:
+    def add(model: str, p: np.ndarray, seconds: float, cpu: float, note: str = "") -> None:
         m = probability_metrics(y_ho, p)
         rows.append({"data": name, "model": model, "roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"],
-                     "brier": m["brier"], "capture_at_20": m["capture_at_20"], "train_s": seconds, "note": note})
+                     "brier": m["brier"], "capture_at_20": m["capture_at_20"], "train_s": seconds,
+                     "cpu_s": cpu, "note": note})
 
     # leadrank: train + select + calibrate on the training part (its own internal holdout evaluation
     # is switched off here: the bench's holdout plays that role).
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     model = train(Ltr, acts, evaluate=False)
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, time.process_time() - c
     cut_ho = training_cutoffs(Lho)
     X_ho, _ = model.featurizer_.transform_array(Lho, acts, cutoff=cut_ho)
     p = 1 / (1 + np.exp(-model._calibrated_margin(X_ho)))
     leak = ",".join(model.report["leakage"]["excluded_columns"]) or "-"
-    add(f"leadrank ({model.algorithm})", p, secs, f"leaky cols dropped: {leak}")
+    add(f"leadrank ({model.algorithm})", p, secs, cpu, f"leaky cols dropped: {leak}")
 
     # same features for the baselines
     # cross-fitted target encodings on the training rows, exactly as leadrank trains (a plain
@@ -148,42 +153,47 @@ def run(name: str, leads: pd.DataFrame, acts: pd.DataFrame | None, flaml_budget:
     f = LeadFeaturizer(exclude_columns=tuple(model.report["leakage"]["excluded_columns"]))
     X_tr = f.fit_transform(Ltr, acts, y_tr, cutoff=training_cutoffs(Ltr)).to_numpy(np.float32)
     X_ho, _ = f.transform_array(Lho, acts, cutoff=cut_ho)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     lr = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=1000))
-    lr.fit(X_tr, y_tr)
-    add("plain logistic regression", lr.predict_proba(X_ho)[:, 1], time.perf_counter() - t)
-    t = time.perf_counter()
+    with warnings.catch_warnings():  # an all-missing training column is expected (the imputer skips it)
+        warnings.simplefilter("ignore", UserWarning)
+        lr.fit(X_tr, y_tr)
+    add("plain logistic regression", lr.predict_proba(X_ho)[:, 1], time.perf_counter() - t, time.process_time() - c)
+    t, c = time.perf_counter(), time.process_time()
     gbm = lgb.LGBMClassifier(verbose=-1).fit(X_tr, y_tr)
-    add("LightGBM defaults", gbm.predict_proba(X_ho)[:, 1], time.perf_counter() - t)
+    add("LightGBM defaults", gbm.predict_proba(X_ho)[:, 1], time.perf_counter() - t, time.process_time() - c)
     if not skip_flaml:
         from flaml import AutoML
 
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         automl = AutoML()
         # tree learners only: FLAML's linear/kNN learners reject the NaNs that mark missing values
-        automl.fit(X_tr, y_tr, task="classification", metric="roc_auc", time_budget=flaml_budget, verbose=0,
-                   seed=0, n_jobs=-1, estimator_list=["lgbm", "xgboost", "xgb_limitdepth", "rf", "extra_tree"])
+        with warnings.catch_warnings():  # sklearn's joblib-config warning, once per FLAML trial
+            warnings.simplefilter("ignore", UserWarning)
+            automl.fit(X_tr, y_tr, task="classification", metric="roc_auc", time_budget=flaml_budget, verbose=0,
+                       seed=0, n_jobs=-1, estimator_list=["lgbm", "xgboost", "xgb_limitdepth", "rf", "extra_tree"])
         add(f"FLAML AutoML {flaml_budget:.0f}s ({automl.best_estimator})", automl.predict_proba(X_ho)[:, 1],
-            time.perf_counter() - t)
+            time.perf_counter() - t, time.process_time() - c)
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
-    head = f"{'data set':<26}{'model':<44}{'ROC AUC':>8}{'PR AUC':>8}{'Brier':>8}{'cap@20':>8}{'train s':>9}"
+    head = (f"{'data set':<26}{'model':<44}{'ROC AUC':>8}{'PR AUC':>8}{'Brier':>8}{'cap@20':>8}{'train s':>9}"
+            f"{'cpu s':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r['data']:<26}{r['model']:<44}{r['roc_auc']:>8.4f}{r['pr_auc']:>8.4f}{r['brier']:>8.4f}"
-              f"{r['capture_at_20']:>8.3f}{r['train_s']:>9.2f}  {r['note']}")
+              f"{r['capture_at_20']:>8.3f}{r['train_s']:>9.2f}{r['cpu_s']:>8.2f}  {r['note']}")
 
 
 def scale(n_train: int = 100_000, n_explain: int = 100_000) -> None:
     leads, acts = generated(n_train, seed=3)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     model = train(leads, acts)
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, time.process_time() - c
     r = model.report
-    print(f"\ntraining on {n_train:,} generated leads ({len(acts):,} activities): {secs:.1f} s "
+    print(f"\ntraining on {n_train:,} generated leads ({len(acts):,} activities): {secs:.1f} s ({cpu:.1f} CPU s) "
           f"(evaluation fit {r['evaluation_seconds']:.1f} s + final refit {r['final_fit_seconds']:.1f} s), "
           f"chosen {model.algorithm} {r['final_model']}, holdout ROC AUC {r['roc_auc']:.4f}, "
           f"alternatives " + ", ".join(f"{a}: {v['roc_auc']:.4f}" for a, v in r["alternatives"].items()))

@@ -184,6 +184,28 @@ def test_blend_is_exact_and_round_trips(make_tiny):
     assert m2.explain(leads.head(5), as_of="2025-01-01") == m.explain(leads.head(5), as_of="2025-01-01")
 
 
+def test_model_choice_is_simplest_first_and_beyond_the_folds_noise():
+    from leadrank.ml.model import choose_model
+
+    lr = np.array([0.80, 0.82, 0.81])
+    # the blend is steadily better on every fold: chosen over logistic regression
+    chosen, reason, need = choose_model({"logistic_regression": 0.81, "lightgbm": 0.812, "blend": 0.816},
+                                        {"logistic_regression": lr, "lightgbm": lr + [0.0, 0.004, 0.002],
+                                         "blend": lr + 0.006})
+    assert chosen == "blend" and "beats logistic regression" in reason
+    # better on average but only through one lucky fold: within the noise, ties go to the simpler model
+    chosen, _, need = choose_model({"logistic_regression": 0.81, "lightgbm": 0.80, "blend": 0.815},
+                                   {"logistic_regression": lr, "lightgbm": lr - 0.01, "blend": lr + [0.03, -0.01, -0.005]})
+    assert chosen == "logistic_regression" and need["blend_vs_logistic_regression"] > 0.005
+    # LightGBM alone must beat the blend too, not only logistic regression
+    chosen, _, _ = choose_model({"logistic_regression": 0.81, "lightgbm": 0.83, "blend": 0.825},
+                                {"logistic_regression": lr, "lightgbm": lr + 0.02, "blend": lr + 0.015})
+    assert chosen == "blend"
+    chosen, _, _ = choose_model({"logistic_regression": 0.81, "lightgbm": 0.85, "blend": 0.83},
+                                {"logistic_regression": lr, "lightgbm": lr + 0.04, "blend": lr + 0.02})
+    assert chosen == "lightgbm"
+
+
 def test_unfitted_model_refuses():
     m = TrainedModel()
     with pytest.raises(NotFittedError):
