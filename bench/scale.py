@@ -14,10 +14,13 @@ top-5 reasons of every lead, written together) is done. ``leadrank worker`` proc
 subprocesses; their peak RSS is read from /proc (VmHWM).
 
 The list is then queried through a real ``leadrank serve`` (uvicorn, 2 processes) with httpx
-from 20 concurrent clients, a bounded number of requests per query shape. ``--list-n M``
-first pads the measured workspace to M leads with rows written by ``COPY`` (scores drawn
-uniformly, so that the list can be measured at a million leads when scoring a million would
-take too long here); the printout says when it did.
+from 20 concurrent clients, a bounded number of requests per query shape (filters, search,
+sorts on nullable columns, a second page, counts), and the web list page (``GET /leads``)
+signed in as a member. ``--list-n M`` first pads the measured workspace to M leads with rows
+written by ``COPY``: generated leads, each carrying the score and the whole explanation of a
+lead the model really scored, so that the list can be measured at a million leads when
+scoring a million would take too long here; the printout says when it did. ``--explain``
+prints the plan of every statement each API shape runs.
 """
 
 from __future__ import annotations
@@ -191,38 +194,60 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
 
 
 def pad_workspace(ws: uuid.UUID, target: int) -> int:
-    """Add COPY-written leads with uniform scores until the workspace holds ``target``."""
-    from leadrank.bulk import bulk_insert
-    from leadrank.db import session_scope
+    """Add COPY-written leads until the workspace holds ``target``. Each padded lead is a
+    generated lead (every column, custom attributes, created_at spread over a year, an
+    activity date on about 60%) carrying the score, grade and *whole explanation* of a lead
+    the model really scored, so that list pages pay for explanations of production size."""
+    from leadrank.db import json_dumps, session_scope
     from leadrank.demo.generator import generate_leads
-    from leadrank.models import Lead
+    from leadrank.models import LEAD_FIELDS, Lead
     from leadrank.models.base import utcnow
+    from leadrank.scoring.repository import SCORE_COLUMNS
     from sqlalchemy import func, select, text
 
+    table = Lead.__table__
     with session_scope() as session:
         have = session.scalar(select(func.count()).select_from(Lead).where(Lead.workspace_id == ws))
+        scored = [dict(r._mapping) for r in session.execute(
+            select(*(table.c[c] for c in SCORE_COLUMNS)).where(table.c.workspace_id == ws,
+                                                                 table.c.explanation.is_not(None)))]
+    if not scored:
+        raise SystemExit("no scored lead to copy explanations from")
+    # What a list row shows (first reason, insights) is written with the explanation, as the
+    # scoring jobs write it, when the schema has those columns.
+    list_cols = [c for c in ("top_reason", "insights") if c in table.c]
+    for row in scored:
+        if list_cols:
+            from leadrank.leads.insights import list_columns
+
+            row.update({k: v for k, v in list_columns(row["explanation"]).items() if k in list_cols})
+        row["explanation"] = json_dumps(row["explanation"])
     missing = target - have
     rng = random.Random(5)
     now = utcnow()
+    columns = ["id", "workspace_id", "dedupe_key", "content_hash", *LEAD_FIELDS, "custom", "consent",
+               "updated_at", *SCORE_COLUMNS, *list_cols]
     done = 0
     while done < missing:
         size = min(100_000, missing - done)
         frame = generate_leads(size, seed=1000 + done, with_outcomes=0.0)
-        rows = []
-        for rec in frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_dict("records"):
-            score = round(rng.random() * 100, 4)
-            rows.append({
-                "id": uuid.uuid4(), "workspace_id": ws, "dedupe_key": f"pad:{done}:{len(rows)}", "content_hash": "x",
-                "email": rec.get("email"), "company_name": rec.get("company_name"), "job_title": rec.get("job_title"),
-                "industry": rec.get("industry"), "company_size": int(rec["company_size"]) if rec.get("company_size")
-                == rec.get("company_size") and rec.get("company_size") is not None else None,
-                "lead_source": rec.get("lead_source"), "country": rec.get("country"), "custom": {}, "consent": {},
-                "outcome": "open", "score": score, "sort_score": score, "conversion_probability": score / 100,
-                "grade": "A" if score > 90 else "B" if score > 70 else "C" if score > 40 else "D",
-                "score_kind": "model", "created_at": now, "updated_at": now,
-            })
+        custom_cols = [c for c in frame.columns if c not in LEAD_FIELDS and not c.startswith("_")]
+        frame["company_size"] = frame["company_size"].astype("Int64")
+        frame["annual_revenue"] = frame["annual_revenue"].astype("Float64")
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
         with session_scope() as session:
-            bulk_insert(session, Lead.__table__, rows)
+            conn = session.connection().connection.driver_connection
+            with conn.cursor() as cur, cur.copy(f'COPY leads ({", ".join(columns)}) FROM STDIN') as copy:
+                for i, rec in enumerate(records):
+                    src = scored[rng.randrange(len(scored))]
+                    rec.update(id=uuid.uuid4(), workspace_id=ws, dedupe_key=f"pad:{done + i}", content_hash="x",
+                               external_id=f"P{done + i:07d}", outcome="open", updated_at=now,
+                               custom=json_dumps({c: rec[c] for c in custom_cols if rec[c] is not None}),
+                               consent="{}", **src)
+                    rec["company_size"] = int(rec["company_size"]) if rec["company_size"] is not None else None
+                    if rng.random() < 0.6:
+                        rec["last_activity_date"] = rec["created_at"] + (now - rec["created_at"]) * rng.random()
+                    copy.write_row([rec.get(c) for c in columns])
         done += size
     with session_scope() as session:
         session.execute(text("ANALYZE leads"))
@@ -233,22 +258,67 @@ QUERIES = {
     "no filter": "",
     "industry + size": "industry=Software&company_size_min=50&company_size_max=1000",
     "grade + source": "grade=A&lead_source=Webinar",
+    "grade D": "grade=D",
     "job title contains": "job_title=vp",
     "min score + created": "min_score=60&created_from=2020-01-01T00:00:00Z",
+    "search q": "q=garcia",
+    "search q (rare)": "q=zzqx",
+    "sort company_name": "sort=company_name&order=asc",
+    "sort last_activity": "sort=last_activity_date&order=desc",
+    "page 2 (cursor)": "@cursor",
+    "count=true": "count=true",
+    "count=true + industry": "count=true&industry=Software",
+}
+# The web list page (HTML, signed-in user) with the same service behind it.
+WEB_QUERIES = {
+    "web: no filter": "",
+    "web: industry + search": "industry=Software&q=an",
+    "web: sort company_size": "sort=company_size&order=desc",
 }
 
 
-async def measure_list(base: str, key: str, requests: int, clients: int) -> dict[str, tuple[float, float, int]]:
+def web_login(base: str, workspace_id: uuid.UUID) -> dict[str, str]:
+    """A member of the list workspace, signed in through the login form: its cookies."""
+    import re
+
+    import httpx
+    from leadrank.auth.users import add_member, create_user
+    from leadrank.db import session_scope
+
+    email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4().hex
+    with session_scope() as session:
+        add_member(session, create_user(session, email, password).id, workspace_id, role="viewer")
+    html = {"accept": "text/html"}
+    with httpx.Client(base_url=base, headers=html, timeout=60) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        r = client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"})
+        if r.status_code not in (200, 303):
+            raise SystemExit(f"web sign-in failed: {r.status_code}")
+        return dict(client.cookies)
+
+
+async def measure_list(base: str, key: str, requests: int, clients: int, cookies: dict[str, str] | None = None,
+                       ) -> dict[str, tuple[float, float, int]]:
+    import re
+
     import httpx
 
     out = {}
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-        for label, query in QUERIES.items():
-            url = "/api/v1/leads/prioritized?limit=50" + (f"&{query}" if query else "")
+    shapes = [(label, "/api/v1/leads/prioritized?limit=50", q) for label, q in QUERIES.items()]
+    if cookies:
+        shapes += [(label, "/leads?limit=50", q) for label, q in WEB_QUERIES.items()]
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as api, \
+            httpx.AsyncClient(base_url=base, headers={"accept": "text/html"}, cookies=cookies, timeout=60) as web:
+        for label, path, query in shapes:
+            client = api if path.startswith("/api") else web
+            if query == "@cursor":  # the second page of the unfiltered list
+                first = (await client.get(path)).json()
+                query = f"cursor={first['next_cursor']}"
+            url = path + (f"&{query}" if query else "")
             r = await client.get(url)
             r.raise_for_status()
-            returned = len(r.json()["leads"])
+            returned = len(r.json()["leads"]) if client is api else len(re.findall(r"<tr data-lead=", r.text))
             latencies: list[float] = []
             queue = list(range(requests))
 
@@ -273,26 +343,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def list_query(query: str):  # noqa: ANN201
+    """(filters, sort, count) of an API query string, as the endpoint reads them."""
+    from datetime import datetime
+    from urllib.parse import parse_qs
+
+    from leadrank.leads.filters import LeadFilters, LeadSort
+
+    qs = parse_qs(query)
+    sort = LeadSort(qs.pop("sort", ["score"])[0], qs.pop("order", ["desc"])[0] == "desc")
+    count = qs.pop("count", ["false"])[0] == "true"
+    convert = {"company_size_min": int, "company_size_max": int, "min_score": float, "max_score": float,
+               "created_from": datetime.fromisoformat, "created_to": datetime.fromisoformat}
+    lists = ("industry", "lead_source", "grade", "outcome")
+    kwargs = {k: (v if k in lists else convert.get(k, str)(v[0])) for k, v in qs.items()}
+    return LeadFilters(**kwargs), sort, count
+
+
 def explain(ws: uuid.UUID) -> None:
+    """EXPLAIN ANALYZE of every statement each API shape runs (the page, the bounded count)."""
     from leadrank.db import session_scope
-    from leadrank.leads.filters import LeadFilters
     from leadrank.leads.repository import LeadRepository
     from sqlalchemy import text
     from sqlalchemy.dialects import postgresql
 
-    cases = {"no filter": LeadFilters(), "industry + size": LeadFilters(industry=["Software"], company_size_min=50,
-                                                                          company_size_max=1000),
-             "job title contains": LeadFilters(job_title="vp")}
-    with session_scope() as session:
-        repo = LeadRepository(session)
-        from leadrank.models import Lead
-        from sqlalchemy import select
+    for label, query in QUERIES.items():
+        if query.startswith("@"):
+            continue
+        f, sort, count = list_query(query)
+        with session_scope() as session:
+            repo = LeadRepository(session)
+            captured = []
+            run, scalar = session.execute, session.scalar
 
-        for label, f in cases.items():
-            stmt = repo._filtered(select(Lead.id), ws, f).order_by(Lead.sort_score.desc(), Lead.id.desc()).limit(51)
-            sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-            plan = session.execute(text("EXPLAIN (ANALYZE, BUFFERS off) " + sql)).scalars().all()
-            print(f"  EXPLAIN {label}: " + " | ".join(p.strip() for p in plan if "Scan" in p or "Execution" in p))
+            def capture(real):  # noqa: ANN001, ANN202
+                def call(stmt, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+                    captured.append(stmt)
+                    return real(stmt, *a, **k)
+                return call
+
+            session.execute, session.scalar = capture(run), capture(scalar)
+            repo.list_rows(ws, f, sort, limit=50, insights=True)
+            if count:
+                repo.count_up_to(ws, f, 10_000)
+            session.execute, session.scalar = run, scalar
+            for stmt in captured:
+                sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+                plan = session.execute(text("EXPLAIN (ANALYZE, BUFFERS off) " + sql)).scalars().all()
+                print(f"  EXPLAIN {label}: " + " | ".join(
+                    p.strip() for p in plan if any(w in p for w in ("Scan", "Sort", "Execution"))))
 
 
 def main() -> None:
@@ -371,9 +470,12 @@ def main() -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("server did not start:\n" + (tmp / "serve.log").read_text()[-3000:])
             time.sleep(0.3)
-        results = asyncio.run(measure_list(f"http://127.0.0.1:{port}", last["api_key"], args.requests, args.clients))
-        print(f"GET /api/v1/leads/prioritized on {list_n:,} leads, {args.clients} concurrent clients, "
-              f"{args.requests} requests per shape, uvicorn 2 processes:")
+        base = f"http://127.0.0.1:{port}"
+        cookies = web_login(base, last["workspace_id"])
+        results = asyncio.run(measure_list(base, last["api_key"], args.requests, args.clients, cookies))
+        print(f"GET /api/v1/leads/prioritized (and the web list, GET /leads) on {list_n:,} leads, "
+              f"{args.clients} concurrent clients, {args.requests} requests per shape, uvicorn 2 processes, "
+              f"load average {os.getloadavg()[0]:.1f}:")
         for label, (p50, p95, returned) in results.items():
             print(f"  {label:<22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({returned} leads on the page)")
     finally:
