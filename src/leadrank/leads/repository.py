@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Select, Text, and_, case, delete, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert, bulk_update
 from leadrank.errors import InvalidInput
 from leadrank.leads.filters import SORTABLE, LeadFilters, LeadSort
-from leadrank.models import Activity, Lead, ScoreHistory
+from leadrank.models import LEAD_FIELDS, Activity, Lead, ScoreHistory
 
 # Columns an upsert may write (everything a user supplies; never score or override fields).
 UPSERT_COLUMNS = (
@@ -23,6 +23,16 @@ UPSERT_COLUMNS = (
     "campaign", "description", "outcome", "outcome_date", "last_activity_date",
 )
 KEY_BATCH = 2000  # keeps IN (...) lists well under SQLite's bound-parameter limit
+
+# What a row of the list shows: every field but the explanation (2-10 KB a lead, of which a
+# row shows one sentence, or the insights). Core columns, not ORM entities: no identity map,
+# no per-object bookkeeping.
+LIST_COLUMNS = ("id", *LEAD_FIELDS, "custom", "updated_at", "score", "sort_score", "conversion_probability", "grade",
+                "grade_override", "override_reason", "score_kind", "model_version_id", "scored_at")
+# Sorts on columns that always have a value; the others put unknown values last.
+NOT_NULL_SORTS = ("sort_score", "created_at")
+DATETIME_SORTS = ("created_at", "last_activity_date")
+NUMERIC_SORTS = ("sort_score", "company_size")
 
 
 def encode_cursor(payload: dict) -> str:
@@ -100,46 +110,124 @@ class LeadRepository:
         stmt = self._filtered(select(func.count()).select_from(Lead), workspace_id, f or LeadFilters())
         return self.session.scalar(stmt) or 0
 
+    def count_up_to(self, workspace_id: uuid.UUID, f: LeadFilters | None, cap: int) -> int:
+        """The number of matching leads, counting no further than ``cap + 1`` (a bounded
+        walk: ``cap + 1`` means "more than ``cap``")."""
+        inner = self._filtered(select(Lead.id), workspace_id, f or LeadFilters()).limit(cap + 1).subquery()
+        return self.session.scalar(select(func.count()).select_from(inner)) or 0
+
     def page(self, workspace_id: uuid.UUID, f: LeadFilters, sort: LeadSort, *, limit: int,
              cursor: str | None = None) -> tuple[list[Lead], str | None]:
-        """One page of the list. Keyset pagination on non-null sort keys (fast at any depth),
-        offset pagination for the sorts on nullable columns."""
-        column = getattr(Lead, SORTABLE[sort.by])
-        keyset = SORTABLE[sort.by] in ("sort_score", "created_at")
-        stmt = self._filtered(select(Lead), workspace_id, f)
-        if sort.descending:
-            order = [column.desc(), Lead.id.desc()]
+        """One page of the list as ORM leads (exports; every column, the explanation included)."""
+        return self._page(select(Lead), workspace_id, f, sort, limit=limit, cursor=cursor, entities=True)
+
+    def list_rows(self, workspace_id: uuid.UUID, f: LeadFilters, sort: LeadSort, *, limit: int,
+                  cursor: str | None = None, insights: bool = False, explain: bool = False,
+                  ) -> tuple[list, str | None]:
+        """One page of the list as rows of :data:`LIST_COLUMNS` and ``top_reason``; with
+        ``insights``, ``insights`` (JSON text) and ``explanation`` (JSON text; only with
+        ``explain``, or where the insights were not stored with the score).
+
+        The list never loads whole explanations: a row's first reason and insights are
+        stored next to the explanation. Leads scored before those columns existed fall back
+        to the explanation (its first reason read inside the database)."""
+        table = Lead.__table__
+        columns = [table.c[name] for name in LIST_COLUMNS]
+        json_path = self._json_path
+        columns.append(func.coalesce(table.c.top_reason, json_path("reasons_up", 0),
+                                     json_path("reasons_down", 0)).label("top_reason"))
+        if insights:
+            as_text = literal_column("CAST(leads.explanation AS TEXT)", Text)
+            columns += [table.c.insights, (as_text if explain else case((table.c.insights.is_(None), as_text),
+                                                                        else_=None)).label("explanation")]
+        return self._page(select(*columns), workspace_id, f, sort, limit=limit, cursor=cursor, entities=False)
+
+    def _json_path(self, key: str, index: int | None = None):  # noqa: ANN202
+        """``explanation[key]`` (``[index]``) as text: JSON text for objects and arrays, the
+        string itself for strings, NULL when absent or null (PostgreSQL json or jsonb, SQLite)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            sql = f"leads.explanation -> '{key}' ->> {index}" if index is not None else f"leads.explanation ->> '{key}'"
         else:
-            order = [column.asc(), Lead.id.asc()]
-        if not keyset:
-            # Unknown values last in either direction.
-            order.insert(0, column.is_(None))
-        stmt = stmt.order_by(*order)
-        position = decode_cursor(cursor) if cursor else {}
-        offset = 0
-        if keyset and "v" in position:
-            value = position["v"]
-            if SORTABLE[sort.by] == "created_at":
-                value = datetime.fromisoformat(value)
-            last_id = uuid.UUID(position["id"])
-            cmp = tuple_(column, Lead.id) < tuple_(value, last_id) if sort.descending else \
-                tuple_(column, Lead.id) > tuple_(value, last_id)
-            stmt = stmt.where(cmp)
-        elif "o" in position:
-            offset = int(position["o"])
-            stmt = stmt.offset(offset)
-        rows = list(self.session.scalars(stmt.limit(limit + 1)))
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            if keyset:
-                value = getattr(last, SORTABLE[sort.by])
-                next_cursor = encode_cursor({"v": value.isoformat() if isinstance(value, datetime) else value,
-                                             "id": str(last.id)})
-            else:
-                next_cursor = encode_cursor({"o": offset + limit})
-        return rows, next_cursor
+            sql = f"json_extract(leads.explanation, '$.{key}" + (f"[{index}]" if index is not None else "") + "')"
+        return literal_column(sql, Text)
+
+    def _page(self, what: Select, workspace_id: uuid.UUID, f: LeadFilters, sort: LeadSort, *, limit: int,
+              cursor: str | None, entities: bool) -> tuple[list, str | None]:
+        """Keyset pagination for every sort, each page one walk down an index.
+
+        Score and created_at (never null) order by (column, id). The other columns order by
+        (column, sort_score, id) over the leads that have a value, then (sort_score, id) over
+        those that do not (unknown values last in either direction): two index walks, the
+        second only when the first runs out, so no page ever sorts or skips rows."""
+        by = SORTABLE[sort.by]
+        column = getattr(Lead, by)
+        position = decode_cursor(cursor) if cursor else None
+        base = self._filtered(what, workspace_id, f)
+        run = self.session.scalars if entities else self.session.execute
+
+        def ordered(stmt: Select, keys: list, start: list | None, n: int) -> list:
+            stmt = stmt.order_by(*(k.desc() if sort.descending else k.asc() for k in keys))
+            if start is not None:
+                stmt = stmt.where(tuple_(*keys) < tuple_(*start) if sort.descending else tuple_(*keys) > tuple_(*start))
+            return list(run(stmt.limit(n)))
+
+        if by in NOT_NULL_SORTS:
+            start = [self._cursor_value(by, position, "v"), self._cursor_id(position)] if position else None
+            rows = ordered(base, [column, Lead.id], start, limit + 1)
+        else:
+            rows = []
+            in_nulls = bool(position and position.get("null"))
+            if not in_nulls:
+                start = ([self._cursor_value(by, position, "v"), self._cursor_value("sort_score", position, "s"),
+                          self._cursor_id(position)] if position else None)
+                rows = ordered(base.where(column.is_not(None)), [column, Lead.sort_score, Lead.id], start, limit + 1)
+            if len(rows) <= limit:
+                start = ([self._cursor_value("sort_score", position, "s"), self._cursor_id(position)]
+                         if in_nulls else None)
+                rows += ordered(base.where(column.is_(None)), [Lead.sort_score, Lead.id], start,
+                                limit + 1 - len(rows))
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        return rows, self._cursor_after(by, rows[-1])
+
+    @staticmethod
+    def _cursor_after(by: str, last: object) -> str:
+        value = getattr(last, by)
+        if by in NOT_NULL_SORTS:
+            return encode_cursor({"v": value.isoformat() if isinstance(value, datetime) else value,
+                                  "id": str(last.id)})
+        payload: dict = {"s": last.sort_score, "id": str(last.id)}
+        if value is None:
+            payload["null"] = 1
+        else:
+            payload["v"] = value.isoformat() if isinstance(value, datetime) else value
+        return encode_cursor(payload)
+
+    @staticmethod
+    def _cursor_id(position: dict) -> uuid.UUID:
+        try:
+            return uuid.UUID(str(position["id"]))
+        except (KeyError, ValueError):
+            raise InvalidInput("cursor is not valid; use the next_cursor of a previous page") from None
+
+    @staticmethod
+    def _cursor_value(by: str, position: dict, key: str) -> object:
+        """A cursor's value for ``by``, checked against the column's type (a cursor made for
+        another sort is refused, not sent to the database)."""
+        value = position.get(key)
+        try:
+            if by in DATETIME_SORTS:
+                return datetime.fromisoformat(value)
+            if by in NUMERIC_SORTS:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError
+                return value
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        except (TypeError, ValueError):
+            raise InvalidInput("cursor is not valid; use the next_cursor of a previous page") from None
 
     def iter_ranked(self, workspace_id: uuid.UUID, f: LeadFilters, *, limit: int | None = None,
                     batch: int = 5000) -> Iterator[Lead]:

@@ -28,7 +28,10 @@ class LeadOut(BaseModel):
 class LeadPage(BaseModel):
     leads: list[LeadOut]
     next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page")
-    total: int | None = Field(None, description="Leads matching the filters (only with ?count=true)")
+    total: int | None = Field(None, description="Leads matching the filters (only with ?count=true). Exact up to "
+                                                "10,000; above, counted at most a minute ago (see total_as_of)")
+    total_as_of: datetime | None = Field(None, description="When a total above 10,000 was counted (it is cached "
+                                                           "for a minute); null when counted for this request")
 
 
 class JsonUpload(BaseModel):

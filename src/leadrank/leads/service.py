@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy.orm import Session
 
 from leadrank.errors import InvalidInput, NotFound
+from leadrank.leads import insights as lead_insights
 from leadrank.leads.filters import LeadFilters, LeadSort
 from leadrank.leads.repository import LeadRepository
 from leadrank.models import ACTIVITY_TYPES, LEAD_FIELDS, Lead
 from leadrank.models.base import utcnow
+from leadrank.scoring import stored as stored_explanation
 
 MAX_PAGE = 500
 
@@ -41,20 +47,15 @@ def lead_data(lead: Lead) -> dict:
 def insights(lead: Lead) -> list[dict]:
     """The reasons behind a score, strongest first, as ``{"text", "points", "direction"}``,
     and the suggested next step when the explanation has one."""
-    exp = lead.explanation or {}
-    out: list[dict] = []
-    for c in sorted(exp.get("contributions") or [], key=lambda c: -abs(c.get("points", 0))):
-        out.append({"text": c.get("label") or c.get("group"), "points": round(c.get("points", 0.0), 2),
-                    "group": c.get("group"), "direction": "up" if c.get("points", 0) >= 0 else "down"})
-    if exp.get("next_action"):
-        out.append({"text": exp["next_action"], "points": None, "group": "next_action", "direction": "action"})
-    return out
+    return lead_insights.insights(lead.explanation)
 
 
-def top_reason(lead: Lead) -> str | None:
-    exp = lead.explanation or {}
-    reasons = exp.get("reasons_up") or exp.get("reasons_down") or []
-    return reasons[0] if reasons else None
+def top_reason(lead: object) -> str | None:
+    """The first reason of a lead's explanation: a list row carries it (read in the
+    database), an ORM lead has its whole explanation."""
+    if not isinstance(lead, Lead):
+        return lead.top_reason  # type: ignore[attr-defined]
+    return lead_insights.top_reason(lead.explanation)
 
 
 def lead_view(lead: Lead, *, explain: bool = True) -> dict:
@@ -62,7 +63,7 @@ def lead_view(lead: Lead, *, explain: bool = True) -> dict:
     the payload); the insights carry the same reasons."""
     return {"lead_data": lead_data(lead), "score": lead.score, "grade": lead.grade_override or lead.grade,
             "conversion_probability": lead.conversion_probability, "insights": insights(lead),
-            "explanation": lead.explanation if explain else None}
+            "explanation": stored_explanation.expand(lead.explanation) if explain else None}
 
 
 def get_lead(session: Session, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> Lead:
@@ -75,9 +76,111 @@ def get_lead(session: Session, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> L
 
 def list_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, sort: LeadSort,
                *, limit: int = 50, cursor: str | None = None) -> tuple[list[Lead], str | None]:
+    """One page of the list as ORM leads (every column, the explanation included)."""
+    _check_limit(limit)
+    return LeadRepository(session).page(workspace_id, filters, sort, limit=limit, cursor=cursor)
+
+
+def list_rows(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, sort: LeadSort,
+              *, limit: int = 50, cursor: str | None = None) -> tuple[list, str | None]:
+    """One page of the list as light rows for pages that render them (attribute access like
+    a lead: every field and ``top_reason``, no explanation)."""
+    _check_limit(limit)
+    return LeadRepository(session).list_rows(workspace_id, filters, sort, limit=limit, cursor=cursor)
+
+
+def list_views(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, sort: LeadSort,
+               *, limit: int = 50, cursor: str | None = None, explain: bool = False) -> tuple[list[dict], str | None]:
+    """One page of the list as the API shows leads (:func:`lead_view`'s shape), built from
+    plain rows, for ``orjson``: each lead's insights are the JSON text stored with its score
+    (an ``orjson.Fragment``, passed through as it is). The explanation is read only with
+    ``explain``, or for a lead scored before the insights were stored."""
+    _check_limit(limit)
+    rows, next_cursor = LeadRepository(session).list_rows(workspace_id, filters, sort, limit=limit, cursor=cursor,
+                                                          insights=True, explain=explain)
+    return [_row_view(row, explain) for row in rows], next_cursor
+
+
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-    return LeadRepository(session).page(workspace_id, filters, sort, limit=limit, cursor=cursor)
+
+
+def _full_explanation(exp: dict | None) -> dict | None:
+    return stored_explanation.expand(exp)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _row_view(row, explain: bool) -> dict:  # noqa: ANN001 - a Row of LeadRepository.list_rows
+    m = row._mapping
+    data: dict = {"lead_id": str(m["id"])}
+    for name in LEAD_FIELDS:
+        value = m[name]
+        data[name] = value.isoformat() if isinstance(value, datetime) else value
+    model_version_id = m["model_version_id"]
+    data.update(
+        custom=m["custom"] or {}, updated_at=_iso(m["updated_at"]), score=m["score"],
+        conversion_probability=m["conversion_probability"], grade=m["grade"], grade_override=m["grade_override"],
+        override_reason=m["override_reason"], score_kind=m["score_kind"],
+        model_version_id=str(model_version_id) if model_version_id else None, scored_at=_iso(m["scored_at"]),
+    )
+    stored = m["explanation"]
+    exp = orjson.loads(stored) if stored is not None else None
+    insights = m["insights"]
+    return {"lead_data": data, "score": m["score"], "grade": m["grade_override"] or m["grade"],
+            "conversion_probability": m["conversion_probability"],
+            "insights": orjson.Fragment(insights) if insights is not None else lead_insights.insights(exp),
+            "explanation": _full_explanation(exp) if explain else None}
+
+
+@dataclass(frozen=True)
+class LeadCount:
+    """How many leads match a list's filters. Up to :data:`EXACT_COUNT` they are counted for
+    the request; above, the count is at most :data:`COUNT_TTL` seconds old (``as_of``: when
+    it was counted), so that no request walks a million index entries to say "1,000,000"."""
+
+    total: int
+    as_of: datetime | None = None
+
+
+EXACT_COUNT = 10_000
+COUNT_TTL = 60.0
+_counts: dict[tuple, tuple[float, LeadCount]] = {}
+_count_locks: dict[tuple, threading.Lock] = {}
+_counts_guard = threading.Lock()
+
+
+def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters | None = None) -> LeadCount:
+    repo = LeadRepository(session)
+    filters = filters or LeadFilters()
+    key = (workspace_id, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.as_query().items()))
+    hit = _counts.get(key)
+    now = time.monotonic()
+    if hit and now - hit[0] < COUNT_TTL:
+        return hit[1]
+    small = repo.count_up_to(workspace_id, filters, EXACT_COUNT)
+    if small <= EXACT_COUNT:
+        return LeadCount(small)
+    with _counts_guard:
+        lock = _count_locks.setdefault(key, threading.Lock())
+    # One request per process counts; the others serve the previous count while it does.
+    if not lock.acquire(blocking=hit is None):
+        return hit[1]  # type: ignore[index]
+    try:
+        hit = _counts.get(key)
+        if hit and time.monotonic() - hit[0] < COUNT_TTL:
+            return hit[1]
+        counted = LeadCount(repo.count(workspace_id, filters), as_of=utcnow())
+        if len(_counts) > 1024:
+            _counts.clear()
+            _count_locks.clear()
+        _counts[key] = (time.monotonic(), counted)
+        return counted
+    finally:
+        lock.release()
 
 
 def delete_lead(session: Session, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> None:

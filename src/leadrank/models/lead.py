@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from leadrank.models.base import Base, JSONType, UTCDateTime, new_id, utcnow
+from leadrank.models.base import Base, JSONDocument, JSONType, UTCDateTime, new_id, utcnow
 
 OUTCOMES = ("open", "converted", "lost")
 
@@ -46,8 +46,18 @@ class Lead(Base):
         Index("ix_leads_ws_industry_sort", "workspace_id", "industry", "sort_score", "id"),
         Index("ix_leads_ws_source_sort", "workspace_id", "lead_source", "sort_score", "id"),
         Index("ix_leads_ws_grade_sort", "workspace_id", "grade", "sort_score", "id"),
+        # Sorts on the other nullable columns: (column, score, id) over the leads with a value,
+        # then the others (see LeadRepository._page); industry, source and grade use the above.
+        Index("ix_leads_ws_size_sort", "workspace_id", "company_size", "sort_score", "id"),
+        Index("ix_leads_ws_company_sort", "workspace_id", "company_name", "sort_score", "id"),
+        Index("ix_leads_ws_last_name_sort", "workspace_id", "last_name", "sort_score", "id"),
+        Index("ix_leads_ws_title_sort", "workspace_id", "job_title", "sort_score", "id"),
+        Index("ix_leads_ws_activity_sort", "workspace_id", "last_activity_date", "sort_score", "id"),
         Index("ix_leads_ws_email", "workspace_id", "email"),
         Index("ix_leads_ws_external", "workspace_id", "external_id"),
+        # Room in each page for a row's next version: rewriting a lead's explanation (an
+        # unindexed column) can then stay on its page without touching the indexes (HOT).
+        {"postgresql_with": {"fillfactor": 85}},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -91,7 +101,11 @@ class Lead(Base):
     score_kind: Mapped[str | None] = mapped_column(String(20))  # model | cold_start
     model_version_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    explanation: Mapped[dict | None] = mapped_column(JSONType)
+    explanation: Mapped[dict | None] = mapped_column(JSONDocument)
+    # What a list row shows of the explanation, written with it (leads.insights.list_columns),
+    # so that lists never read explanations: the first reason, and the insights as JSON text.
+    top_reason: Mapped[str | None] = mapped_column(Text)
+    insights: Mapped[str | None] = mapped_column(Text)
     grade_override: Mapped[str | None] = mapped_column(String(10))
     override_reason: Mapped[str | None] = mapped_column(Text)
 

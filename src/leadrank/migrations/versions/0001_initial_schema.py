@@ -2,10 +2,12 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 13:33:05.560296
+Create Date: 2026-12-01 16:17:50.218386
 """
 
 from alembic import op
+
+from leadrank.migrations.tuning import tune_postgres
 import sqlalchemy as sa
 from sqlalchemy import Text
 import leadrank.models.base
@@ -125,7 +127,9 @@ def upgrade() -> None:
     sa.Column('score_kind', sa.String(length=20), nullable=True),
     sa.Column('model_version_id', sa.Uuid(), nullable=True),
     sa.Column('scored_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('explanation', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('explanation', sa.JSON(), nullable=True),
+    sa.Column('top_reason', sa.Text(), nullable=True),
+    sa.Column('insights', sa.Text(), nullable=True),
     sa.Column('grade_override', sa.String(length=10), nullable=True),
     sa.Column('override_reason', sa.Text(), nullable=True),
     sa.Column('upload_job_id', sa.Uuid(), nullable=True),
@@ -133,16 +137,22 @@ def upgrade() -> None:
     sa.Column('updated_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_leads_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_leads')),
-    sa.UniqueConstraint('workspace_id', 'dedupe_key', name=op.f('uq_leads_workspace_id_dedupe_key'))
+    sa.UniqueConstraint('workspace_id', 'dedupe_key', name=op.f('uq_leads_workspace_id_dedupe_key')),
+    postgresql_with={'fillfactor': 85}
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index('ix_leads_ws_activity_sort', ['workspace_id', 'last_activity_date', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_company_sort', ['workspace_id', 'company_name', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_created', ['workspace_id', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_email', ['workspace_id', 'email'], unique=False)
         batch_op.create_index('ix_leads_ws_external', ['workspace_id', 'external_id'], unique=False)
         batch_op.create_index('ix_leads_ws_grade_sort', ['workspace_id', 'grade', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_industry_sort', ['workspace_id', 'industry', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_last_name_sort', ['workspace_id', 'last_name', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_size_sort', ['workspace_id', 'company_size', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_sort', ['workspace_id', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_source_sort', ['workspace_id', 'lead_source', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_title_sort', ['workspace_id', 'job_title', 'sort_score', 'id'], unique=False)
 
     op.create_table('memberships',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -302,6 +312,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_scoring_holdouts_workspace_id'), ['workspace_id'], unique=False)
 
     # ### end Alembic commands ###
+    tune_postgres(op.get_bind())
 
 
 def downgrade() -> None:
@@ -346,13 +357,18 @@ def downgrade() -> None:
 
     op.drop_table('memberships')
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.drop_index('ix_leads_ws_title_sort')
         batch_op.drop_index('ix_leads_ws_source_sort')
         batch_op.drop_index('ix_leads_ws_sort')
+        batch_op.drop_index('ix_leads_ws_size_sort')
+        batch_op.drop_index('ix_leads_ws_last_name_sort')
         batch_op.drop_index('ix_leads_ws_industry_sort')
         batch_op.drop_index('ix_leads_ws_grade_sort')
         batch_op.drop_index('ix_leads_ws_external')
         batch_op.drop_index('ix_leads_ws_email')
         batch_op.drop_index('ix_leads_ws_created')
+        batch_op.drop_index('ix_leads_ws_company_sort')
+        batch_op.drop_index('ix_leads_ws_activity_sort')
 
     op.drop_table('leads')
     with op.batch_alter_table('jobs', schema=None) as batch_op:

@@ -49,24 +49,24 @@ def _choices(web: WebContext, column: str, lead_count: int) -> list[str]:
 @router.get("/leads")
 def lead_list(request: Request, web: WebDep) -> Response:
     query = parse_list_query(request.query_params)
-    repo = LeadRepository(web.db)
     try:
-        rows, next_cursor = leads.list_leads(web.db, web.workspace_id, query.filters, query.sort,
+        rows, next_cursor = leads.list_rows(web.db, web.workspace_id, query.filters, query.sort,
                                              limit=query.limit, cursor=query.cursor)
     except InvalidInput as exc:  # a stale or hand-edited cursor: start from the first page
         query.errors.append(exc.message)
         query.cursor, query.page = None, 1
-        rows, next_cursor = leads.list_leads(web.db, web.workspace_id, query.filters, query.sort,
+        rows, next_cursor = leads.list_rows(web.db, web.workspace_id, query.filters, query.sort,
                                              limit=query.limit)
-    # Counting a million rows costs more than a page of them: count on the first page only and
-    # carry the figures along in the "Next" links (they describe the list the user started).
+    # Counting a million rows costs more than a page of them: count on the first page only
+    # (exact up to 10,000, else a count at most a minute old) and carry the figures along in
+    # the "Next" links (they describe the list the user started).
     carried = _carried_counts(request) if query.cursor else None
     if carried:
         total, workspace_total = carried
     else:
-        total = repo.count(web.workspace_id, query.filters)
+        total = leads.count_leads(web.db, web.workspace_id, query.filters).total
         filtered = query.active_filters or query.filters.q
-        workspace_total = repo.count(web.workspace_id) if filtered else total
+        workspace_total = leads.count_leads(web.db, web.workspace_id).total if filtered else total
     first = (query.page - 1) * query.limit
     base = {**query.params, "sort": query.sort.by, "order": display_order(query.sort),
             "limit": query.limit if query.limit != 50 else None}
