@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -57,11 +58,37 @@ def factorize_clean(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes (int64, -1 = missing) and the distinct cleaned values (``clean_strings`` semantics:
     stripped, lower-cased, empty = missing), with string work done once per distinct raw value.
     Uniques keep first-appearance order."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return _factorize_clean_arrow(arrow_strings(s))
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     cleaned = [_clean_one(u) for u in distinct_list(uniques)]
     # distinct cleaned values, in first-appearance order (None = missing -> -1)
     remap, out = pd.factorize(np.array(cleaned + [None], dtype=object), use_na_sentinel=True)
     return remap[codes], out.tolist()
+
+
+#: What Python's ``str.strip()`` removes from ASCII text.
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _factorize_clean_arrow(arr: Any) -> tuple[np.ndarray, list[str]]:
+    """:func:`factorize_clean` of a string column with Arrow: ASCII values (nearly all) are
+    stripped and lower-cased by Arrow, exactly as Python does for ASCII; the others by Python."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    enc = pc.dictionary_encode(arr)  # first-appearance order, like pd.factorize
+    codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    u = enc.dictionary
+    cleaned = pc.ascii_lower(pc.utf8_trim(u, characters=_ASCII_WHITESPACE))
+    odd = np.flatnonzero(~_null_to_false(pc.string_is_ascii(u)))
+    if len(odd):
+        fixed = [_clean_one(v) for v in u.take(pa.array(odd)).to_pylist()]
+        mask = np.zeros(len(u), dtype=bool)
+        mask[odd] = True
+        cleaned = pc.replace_with_mask(cleaned, pa.array(mask), pa.array(fixed, type=cleaned.type))
+    cleaned = pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, cleaned.type), cleaned)  # blank = missing
+    enc2 = pc.dictionary_encode(cleaned)
+    remap = np.append(np.asarray(pc.fill_null(enc2.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64), -1)
+    return remap[codes], enc2.dictionary.to_pylist()
 
 
 def _clean_one(u: Any) -> str | None:
@@ -79,6 +106,15 @@ def lookup(codes: np.ndarray, uniques: list[Any], func: Callable[[Any], Any], mi
     """``func`` applied to each distinct value, broadcast to rows through ``codes`` (-1 -> ``missing``)."""
     table = np.empty(len(uniques) + 1, dtype=dtype)
     table[:-1] = [func(u) for u in uniques] if len(uniques) else []
+    table[-1] = missing
+    return table[codes]
+
+
+def lookup_map(codes: np.ndarray, uniques: list[Any], mapping: dict[Any, Any], default: Any, missing: Any,
+               dtype: Any = np.float64) -> np.ndarray:
+    """``lookup(codes, uniques, lambda u: mapping.get(u, default), missing)``, the lookups in one C loop."""
+    table = np.empty(len(uniques) + 1, dtype=dtype)
+    table[:-1] = list(map(mapping.get, uniques, repeat(default, len(uniques))))
     table[-1] = missing
     return table[codes]
 
@@ -177,13 +213,15 @@ def email_features(emails: pd.Series, websites: pd.Series | None = None) -> dict
         x = x.combine_chunks()
     valid = _null_to_false(pc.match_substring_regex(x, r"^[^@\s]+@[^@\s]+\.[^@\s]+$"))
     local, domain = split_at(x)
-    free = _null_to_false(pc.is_in(domain, value_set=pa.array(sorted(FREE_MAIL_DOMAINS), pa.large_string())))
-    free |= _null_to_false(pc.match_substring_regex(domain, "^(?:" + "|".join(
+    enc = pc.dictionary_encode(domain)  # domain-level work once per distinct domain
+    free = pc.is_in(enc.dictionary, value_set=pa.array(sorted(FREE_MAIL_DOMAINS), pa.large_string()))
+    free = pc.or_(free, pc.match_substring_regex(enc.dictionary, "^(?:" + "|".join(
         p.replace(".", "\\.") for p in _FREE_MAIL_PREFIXES) + ")"))
+    free = _null_to_false(pc.take(free, enc.indices))
     generic = _null_to_false(pc.is_in(local, value_set=pa.array(sorted(GENERIC_MAILBOXES), pa.large_string())))
     out = {"present": valid, "free_mail": free & valid, "generic": generic & valid, "domain": domain}
     if websites is not None:
-        ed = registered_domains(domain)
+        ed = pc.take(_registered_domains(enc.dictionary), enc.indices)
         wd = registered_domains(arrow_strings(websites))
         out["match"] = _null_to_false(pc.equal(ed, wd)) & valid
     return out

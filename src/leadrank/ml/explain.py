@@ -448,11 +448,13 @@ class ExplanationBatch:
             for j, f in enumerate(self.feature_names):
                 by_group.setdefault(self.feature_groups[f], []).append(j)
             names = np.asarray(self.feature_names, dtype=object)
+            size = np.abs(self.feature_log_odds)
             for gi, g in enumerate(self.groups):
                 idx = by_group.get(g)
                 if idx:
-                    best = np.argmax(np.abs(self.feature_log_odds[:, idx]), axis=1)
-                    feature_mat[:, gi] = names[np.asarray(idx)[best]]
+                    contiguous = idx[-1] - idx[0] == len(idx) - 1  # then a view, not a copy
+                    cols = size[:, idx[0]:idx[-1] + 1] if contiguous else size[:, idx]
+                    feature_mat[:, gi] = names[np.asarray(idx)[np.argmax(cols, axis=1)]]
         group_names = np.empty(G, dtype=object)
         group_names[:] = list(self.groups)
         lead_ids = _jsonable_list(self.lead_ids)

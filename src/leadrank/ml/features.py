@@ -706,7 +706,7 @@ def _categorical_columns(spec: dict[str, Any], coded: tuple[np.ndarray, list[str
     isna = codes < 0
     if levels or spec["other"]:
         pos = {lv: i for i, lv in enumerate(levels)}
-        lc = P.lookup(codes, uniq, lambda u: pos.get(u, -1), -2, np.int64)  # -1 other, -2 missing
+        lc = P.lookup_map(codes, uniq, pos, -1, -2, np.int64)  # -1 other, -2 missing
         out += _onehot(lc, list(range(len(levels))) + ([-1] if spec["other"] else []))
         if spec["missing"]:
             out.append(isna)
@@ -714,7 +714,7 @@ def _categorical_columns(spec: dict[str, Any], coded: tuple[np.ndarray, list[str
         out.append(isna)
     if spec["freq"] is not None:
         fq = spec["freq"]
-        out.append(P.lookup(codes, uniq, lambda u: fq.get(u, 0.0), 0.0))
+        out.append(P.lookup_map(codes, uniq, fq, 0.0, 0.0))
     if spec["te"] is not None:
         te = spec["te"]
         if y is not None and folds is not None:
@@ -722,7 +722,7 @@ def _categorical_columns(spec: dict[str, Any], coded: tuple[np.ndarray, list[str
             out.append(_crossfit_te(np.where(isna, k, codes), y, folds, te["prior"], smoothing))
         else:
             tmap, prior = te["map"], te["prior"]
-            out.append(P.lookup(codes, uniq, lambda u: tmap.get(u, prior), tmap.get("__missing__", prior)))
+            out.append(P.lookup_map(codes, uniq, tmap, prior, tmap.get("__missing__", prior)))
     assert all(len(a) == n for a in out)
     return out
 
