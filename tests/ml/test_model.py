@@ -206,6 +206,30 @@ def test_model_choice_is_simplest_first_and_beyond_the_folds_noise():
     assert chosen == "lightgbm"
 
 
+@pytest.mark.parametrize("params", [
+    {"max_depth": 2, "num_leaves": 4},
+    {"max_depth": 3, "num_leaves": 8, "feature_fraction": 0.5},
+    {"max_depth": 3, "num_leaves": 8, "zero_as_missing": True},  # zeros and NaN take the default branch
+    {"max_depth": -1, "num_leaves": 8, "use_missing": False},  # NaN compared as 0
+    {"max_depth": -1, "num_leaves": 31},  # too many splits for tables: LightGBM's pred_contrib
+])
+def test_tree_contributions_are_lightgbms_treeshap(params):
+    # the tabulated TreeSHAP gives LightGBM's own pred_contrib values, missing values included
+    from leadrank.ml.scorers import TreeScorer
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 6)).astype(np.float32)
+    X[:, 5] = np.round(X[:, 5])  # many exact zeros
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + 0.5 * (X[:, 5] == 0) + rng.normal(size=3000) > 0).astype(int)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    t = TreeScorer(params, 40).fit(X, y)
+    ref = t.booster_.predict(X, pred_contrib=True)
+    phi, base = t.raw_contributions(X)
+    assert np.max(np.abs(phi - ref[:, :-1])) < 1e-12 and base == pytest.approx(ref[0, -1], abs=1e-12)
+    assert np.max(np.abs(phi.sum(axis=1) + base - t.margin(X))) < 1e-9
+    assert t._shap is not None and t._shap.ok == (params["num_leaves"] <= 8)
+
+
 def test_unfitted_model_refuses():
     m = TrainedModel()
     with pytest.raises(NotFittedError):

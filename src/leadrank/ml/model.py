@@ -376,6 +376,12 @@ class TrainedModel:
 
     scikit-learn style: ``__init__`` stores parameters, ``fit`` learns and returns ``self``; using an
     unfitted model raises ``NotFittedError``. Usually built with :func:`train` or :meth:`from_artefact`.
+
+    ``algorithms`` lists what may be chosen among ``ALGORITHMS`` (logistic regression, LightGBM and
+    their blend; ``("blend",)`` forces the blend). ``time_budget_s`` is a count, never a clock: one
+    LightGBM candidate per ``SECONDS_PER_CANDIDATE``, fewer on large data (``LGBM_WORK_PER_SECOND``).
+    The scorer is ``scorer_`` (``margin``, ``raw_contributions``, ``base_margin``) and calibrated
+    log-odds are ``calibration_["slope"] * margin + calibration_["intercept"]`` for every kind.
     """
 
     def __init__(self, *, time_budget_s: float = 10.0, random_state: int = 0,

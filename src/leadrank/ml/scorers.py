@@ -170,12 +170,21 @@ class TreeScorer:
         ds = lgb.Dataset(X, label=y, params={"max_bin": params["max_bin"], "verbose": -1,
                                              "feature_pre_filter": False})
         self.booster_ = lgb.train(params, ds, num_boost_round=int(self.num_boost_round))
+        self._shap: _ShapTables | None = None
         return self
 
     def margin(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster_.predict(X, raw_score=True), dtype=np.float64)
 
     def raw_contributions(self, X: np.ndarray) -> tuple[np.ndarray, float]:
+        """(n x F TreeSHAP contributions in raw log-odds, base): LightGBM's path-dependent TreeSHAP,
+        from per-tree tables (:class:`_ShapTables`, same values to ~1e-15, ~8x faster than
+        ``pred_contrib``); trees too large for tables fall back to ``pred_contrib``."""
+        tables = self._shap
+        if tables is None:
+            tables = self._shap = _ShapTables.build(self.booster_)
+        if tables.ok:
+            return tables.contributions(np.asarray(X))
         c = np.asarray(self.booster_.predict(X, pred_contrib=True), dtype=np.float64)
         base = float(c[0, -1]) if len(c) else 0.0
         return c[:, :-1], base
@@ -192,6 +201,7 @@ class TreeScorer:
     def from_state(cls, st: dict[str, Any]) -> TreeScorer:
         s = cls(params=st["params"], num_boost_round=st["num_boost_round"])
         s.booster_ = lgb.Booster(model_str=st["lightgbm_model"])
+        s._shap = None
         return s
 
     def describe(self) -> dict[str, Any]:
@@ -199,6 +209,162 @@ class TreeScorer:
         return {"num_trees": int(self.booster_.num_trees()), "max_depth": p.get("max_depth"),
                 "num_leaves": p.get("num_leaves"), "learning_rate": p.get("learning_rate"),
                 "min_data_in_leaf": p.get("min_data_in_leaf"), "lambda_l2": p.get("lambda_l2")}
+
+
+#: Trees with at most this many splits get a TreeSHAP table (2**splits rows); every candidate has <= 7.
+SHAP_TABLE_MAX_SPLITS = 10
+
+
+class _ShapTables:
+    """Exact path-dependent TreeSHAP (LightGBM's ``pred_contrib``) for small trees, vectorised.
+
+    A tree's SHAP values for a row depend only on which way the row goes at each split (data counts
+    weight the branches it does not take), so for a tree with J splits they are tabulated once for
+    all 2**J direction patterns, by running LightGBM's own TreeSHAP recursion (``Tree::TreeSHAP``:
+    extend / unwind / unwound-sum over the unique path) on the patterns as a batch. Scoring a row
+    then costs J comparisons and a table lookup per tree. Missing values follow LightGBM's rules
+    (``missing_type`` NaN: default direction; None: NaN as 0; Zero: 0 and NaN to the default side).
+    """
+
+    def __init__(self, n_features: int, trees: list[tuple[np.ndarray, np.ndarray, list[tuple[int, float, bool, str]]]],
+                 base: float, ok: bool) -> None:
+        self.n_features = n_features
+        self.trees = trees  # (features, table (n_feat_in_tree x 2**J), splits [(feature, threshold, default_left, missing)])
+        self.base = base
+        self.ok = ok
+
+    @classmethod
+    def build(cls, booster: lgb.Booster) -> _ShapTables:
+        dump = booster.dump_model()
+        F = booster.num_feature()
+        trees, base = [], 0.0
+        for t in dump["tree_info"]:
+            root = t["tree_structure"]
+            if int(t["num_leaves"]) - 1 > SHAP_TABLE_MAX_SPLITS or any(
+                    "decision_type" in nd and nd["decision_type"] != "<=" for nd in _walk(root)):
+                return cls(F, [], 0.0, False)
+            feats, table, expected, splits = _tree_table(root)
+            base += expected
+            if splits:
+                trees.append((feats, table, splits))
+        return cls(F, trees, base, True)
+
+    def contributions(self, X: np.ndarray) -> tuple[np.ndarray, float]:
+        n = len(X)
+        XT = np.ascontiguousarray(X.T)
+        out = np.zeros((self.n_features, n))
+        cols: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+        idx = np.empty(n, dtype=np.int32)
+        for feats, table, splits in self.trees:
+            idx[:] = 0
+            for j, (f, thr, default_left, missing) in enumerate(splits):
+                key = (f, missing == "NaN")
+                if key not in cols:
+                    x = XT[f]
+                    isn = np.isnan(x)
+                    cols[key] = (x if key[1] else np.where(isn, 0.0, x), isn)
+                x, isn = cols[key]
+                left = x <= thr
+                if missing == "NaN":
+                    if default_left:
+                        left |= isn
+                elif missing == "Zero":
+                    left = np.where(np.abs(x) < np.float64(1e-35), default_left, left)
+                idx |= left.astype(np.int32) << j
+            for k, f in enumerate(feats):
+                out[f] += table[k][idx]
+        return out.T, self.base
+
+
+def _walk(nd: dict[str, Any]):
+    yield nd
+    if "left_child" in nd:
+        yield from _walk(nd["left_child"])
+        yield from _walk(nd["right_child"])
+
+
+def _tree_table(root: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, float, list[tuple[int, float, bool, str]]]:
+    """(features, contributions per feature x direction pattern, expected value, splits) of one tree."""
+    splits: list[tuple[int, float, bool, str]] = []
+    ids: dict[int, int] = {}
+    for nd in _walk(root):
+        if "leaf_value" not in nd:
+            ids[id(nd)] = len(splits)
+            # a float64 scalar: compared with float32 features it promotes them, as LightGBM compares doubles
+            splits.append((int(nd["split_feature"]), np.float64(nd["threshold"]), bool(nd["default_left"]),
+                           str(nd["missing_type"])))
+    if not splits:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 1)), float(root["leaf_value"]), []
+    P = 1 << len(splits)
+    pattern = np.arange(P)
+    feats = sorted({f for f, *_ in splits})
+    col = {f: i for i, f in enumerate(feats)}
+    phi = np.zeros((len(feats), P))
+
+    def count(nd: dict[str, Any]) -> float:
+        return float(nd["leaf_count"] if "leaf_value" in nd else nd["internal_count"])
+
+    def expected(nd: dict[str, Any]) -> float:
+        if "leaf_value" in nd:
+            return float(nd["leaf_value"]) * count(nd)
+        return expected(nd["left_child"]) + expected(nd["right_child"])
+
+    # path elements: [feature, zero_fraction (float), one_fraction (per pattern), pweight (per pattern)]
+    def extend(path: list[list[Any]], d: int, zf: float, of: np.ndarray, fi: int) -> None:
+        path.append([fi, zf, of, np.full(P, 1.0 if d == 0 else 0.0)])
+        for i in range(d - 1, -1, -1):
+            path[i + 1][3] = path[i + 1][3] + of * path[i][3] * (i + 1) / (d + 1)
+            path[i][3] = zf * path[i][3] * (d - i) / (d + 1)
+
+    def unwind(path: list[list[Any]], d: int, k: int) -> None:
+        of, zf = path[k][2], path[k][1]
+        nz = of != 0
+        safe = np.where(nz, of, 1.0)
+        nxt = path[d][3]
+        for i in range(d - 1, -1, -1):
+            tmp = path[i][3]
+            new = np.where(nz, nxt * (d + 1) / ((i + 1) * safe), tmp * (d + 1) / (zf * (d - i)))
+            nxt = np.where(nz, tmp - new * zf * (d - i) / (d + 1), nxt)
+            path[i][3] = new
+        for i in range(k, d):
+            path[i][0], path[i][1], path[i][2] = path[i + 1][0], path[i + 1][1], path[i + 1][2]
+        path.pop()
+
+    def unwound_sum(path: list[list[Any]], d: int, k: int) -> np.ndarray:
+        of, zf = path[k][2], path[k][1]
+        nz = of != 0
+        safe = np.where(nz, of, 1.0)
+        nxt = path[d][3]
+        total = np.zeros(P)
+        for i in range(d - 1, -1, -1):
+            tmp = nxt * (d + 1) / ((i + 1) * safe)
+            total = total + np.where(nz, tmp, (path[i][3] / zf) / ((d - i) / (d + 1)))
+            nxt = np.where(nz, path[i][3] - tmp * zf * ((d - i) / (d + 1)), nxt)
+        return total
+
+    def recurse(nd: dict[str, Any], parent: list[list[Any]], d: int, zf: float, of: np.ndarray, fi: int) -> None:
+        path = [list(e) for e in parent]
+        extend(path, d, zf, of, fi)
+        if "leaf_value" in nd:
+            v = float(nd["leaf_value"])
+            for i in range(1, d + 1):
+                el = path[i]
+                phi[col[el[0]]] += unwound_sum(path, d, i) * (el[2] - el[1]) * v
+            return
+        f = int(nd["split_feature"])
+        w = count(nd)
+        iz, io = 1.0, np.ones(P)
+        k = next((i for i in range(d + 1) if path[i][0] == f), None)
+        if k is not None:  # split on this feature before: undo it, redo it here
+            iz, io = path[k][1], path[k][2]
+            unwind(path, d, k)
+            d -= 1
+        go_left = ((pattern >> ids[id(nd)]) & 1).astype(np.float64)
+        recurse(nd["left_child"], path, d + 1, count(nd["left_child"]) / w * iz, io * go_left, f)
+        recurse(nd["right_child"], path, d + 1, count(nd["right_child"]) / w * iz, io * (1.0 - go_left), f)
+
+    recurse(root, [], 0, 1.0, np.ones(P), -1)
+    return np.asarray(feats, dtype=np.int64), phi, expected(root) / count(root), splits
 
 
 class BlendScorer:
