@@ -581,6 +581,14 @@ def map_registered_domain(values: pd.Series) -> np.ndarray:
     """``map_distinct(values, registered_domain)``, with plain host names and URLs (nearly all)
     done by Arrow; for them both give the same result (ASCII, nothing to strip or split off but
     the scheme, a trailing slash and "www."). The others go through :func:`registered_domain`."""
+    if isinstance(values.dtype, pd.StringDtype):
+        arr = arrow_strings(values)
+        enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+        codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        table = np.empty(len(enc.dictionary) + 1, dtype=object)
+        table[:-1] = registered_domain_of_distinct(enc.dictionary)
+        table[-1] = None  # registered_domain(missing)
+        return table[codes]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     vals = distinct_list(uniques)
     table = np.empty(len(vals) + 1, dtype=object)
@@ -600,6 +608,34 @@ def map_registered_domain(values: pd.Series) -> np.ndarray:
         for i in np.flatnonzero(~done):
             table[i] = registered_domain(vals[i])
     return table[codes]
+
+
+def registered_domain_of_distinct(values: pa.Array) -> np.ndarray:
+    """:func:`registered_domain` of each value of an Arrow string array (object array, None where
+    there is none): plain hosts and URLs by Arrow (see :func:`map_registered_domain`), the rest
+    one by one."""
+    out = np.empty(len(values), dtype=object)
+    plain = _null_to_false(pc.match_substring_regex(values, _PLAIN_HOST_ANY_CASE_RE))
+    idx = np.flatnonzero(plain)
+    if len(idx):
+        out[idx] = _last_labels(_plain_host(pc.ascii_lower(values.take(pa.array(idx))))).to_pylist()
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        out[rest] = [registered_domain(v) for v in values.take(pa.array(rest)).to_pylist()]
+    return out
+
+
+def free_mail_of_distinct(domains: pa.Array) -> np.ndarray:
+    """:func:`is_free_mail` of each value of an Arrow string array: ASCII values (Python's
+    lower() is Arrow's there) with Arrow, the others one by one."""
+    low = pc.ascii_lower(domains)
+    free = _null_to_false(pc.is_in(low, value_set=pa.array(sorted(FREE_MAIL_DOMAINS), low.type)))
+    free |= _null_to_false(pc.match_substring_regex(low, "^(?:" + "|".join(
+        p.replace(".", "\\.") for p in _FREE_MAIL_PREFIXES) + ")"))
+    odd = np.flatnonzero(~_null_to_false(pc.string_is_ascii(domains)) | ~_null_to_false(pc.is_valid(domains)))
+    if len(odd):
+        free[odd] = [is_free_mail(v) for v in domains.take(pa.array(odd)).to_pylist()]
+    return free
 
 
 def is_free_mail(domain: Any) -> bool:

@@ -148,7 +148,11 @@ _ACT_PHRASES = {
 def _series(leads: pd.DataFrame, col: str, rows: np.ndarray) -> pd.Series:
     if col not in leads.columns:
         return pd.Series([None] * len(rows), dtype=object)
-    return leads[col].iloc[rows].reset_index(drop=True)
+    s = leads[col]
+    if len(rows) == len(s) and isinstance(s.index, pd.RangeIndex) and s.index.start == 0 and s.index.step == 1 \
+            and np.array_equal(rows, np.arange(len(s))):
+        return s  # every lead, in order (to_dicts): no copy
+    return s.iloc[rows].reset_index(drop=True)
 
 
 def describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
@@ -315,13 +319,18 @@ def _email_labels(s: pd.Series, web: pd.Series) -> tuple[np.ndarray, list[str]]:
                          .to_numpy(zero_copy_only=False), dtype=bool)
     enc = pc.dictionary_encode(domain)
     d_codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    domains = enc.dictionary.to_pylist()
-    if any("|" in d for d in domains):
+    if pc.any(pc.match_substring(enc.dictionary, "|")).as_py():
         # the wording used to be keyed on "domain|generic|match" and could not split such a domain
         raise ValueError("an e-mail domain with '|' in it")
-    rd = P.map_registered_domain(pd.Series(domains, dtype=object))
-    match = rd[d_codes] == P.map_registered_domain(web)[rows]
-    free = np.array([P.is_free_mail(d) for d in domains], dtype=bool)
+    domains = enc.dictionary.to_pylist()
+    rd = P.registered_domain_of_distinct(enc.dictionary)[d_codes]
+    wd = P.map_registered_domain(web)
+    match = rd == wd[rows]
+    if not pd.isna(wd).all():
+        # as before: a website without a registered domain matches nothing (it used to become
+        # NaN in a string column), unless no website has one at all (then None == None)
+        match &= ~pd.isna(wd[rows])
+    free = P.free_mail_of_distinct(enc.dictionary)
     kind = np.where(free[d_codes], 0, np.where(generic, 1, np.where(match, 2, 3)))
     key_codes, keys = pd.factorize(d_codes * 4 + kind)
     texts = ("Free-mail address ({})", "Generic mailbox address (@{})", "Company email matching the website ({})",
