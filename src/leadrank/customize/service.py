@@ -436,6 +436,10 @@ def rescore_chunk(session: Session, workspace_id: uuid.UUID, config_id: uuid.UUI
     config = E.ScoringConfig.model_validate(row.config)
     repo = CustomizeRepository(session)
     rows = repo.rescore_rows(workspace_id, lead_ids)
+    if len(rows):
+        # Leads whose reasons are still being written have no contributions to apply the
+        # configuration to yet; the reasons pass applies it when it writes them.
+        rows = rows[[e is not None for e in rows["explanation"]]].reset_index(drop=True)
     if rows.empty:
         return 0
     explanations = list(rows["explanation"])

@@ -290,6 +290,10 @@ def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid
     leads = repo.load_leads(workspace_id, lead_ids=current)
     activities = repo.load_activities(workspace_id, lead_ids=current)
     rows = _explained_rows(session, workspace_id, leads, activities, version, as_of)
+    if customize_hooks.shapes_scores(session, workspace_id):
+        # A configuration was activated between the passes: its scores come with these reasons.
+        repo.write_scores(workspace_id, rows)
+        return len(rows)
     repo.write_explanations(workspace_id, [{"id": r["id"], "explanation": r["explanation"]} for r in rows],
                             version_id=version.id, scored_at=as_of)
     return len(rows)
