@@ -14,12 +14,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert, bulk_update
+from leadrank.leads.insights import list_columns
 from leadrank.models import Activity, Lead, LeadOverride, ScoreHistory, ScoringConfigVersion, ScoringHoldout, ScoringState
 from leadrank.models.base import utcnow
 
 KEY_BATCH = 2000
 RULE_FIELDS = ("industry", "company_size", "job_title", "lead_source", "email", "website")
-RESCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation"]
+RESCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation", "top_reason", "insights"]
 #: Override labels that are an outcome: a rep's "junk" is a lost lead for training.
 OVERRIDE_OUTCOMES = {"junk": "lost", "not_a_fit": "lost", "converted": "converted"}
 
@@ -140,7 +141,8 @@ class CustomizeRepository:
         version stay (the contributions did not change), the score history gets a row."""
         if not rows:
             return
-        bulk_update(self.session, Lead.__table__, [{**r, "sort_score": r["score"]} for r in rows], RESCORE_COLUMNS)
+        bulk_update(self.session, Lead.__table__,
+                    [{**r, "sort_score": r["score"], **list_columns(r["explanation"])} for r in rows], RESCORE_COLUMNS)
         bulk_insert(self.session, ScoreHistory.__table__, [
             {"workspace_id": workspace_id, "lead_id": r["id"], "model_version_id": r["model_version_id"],
              "score_kind": r["score_kind"], "probability": r["conversion_probability"], "score": r["score"],

@@ -14,13 +14,14 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert, bulk_update
+from leadrank.leads.insights import list_columns
 from leadrank.models import LEAD_FIELDS, Activity, Lead, ModelVersion, ScoreHistory, Workspace
 
 FRAME_COLUMNS = list(LEAD_FIELDS)
 NON_TEXT = {"company_size", "annual_revenue", "outcome_date", "last_activity_date", "created_at"}
 TEXT_COLUMNS = [c for c in FRAME_COLUMNS if c not in NON_TEXT]
-SCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation", "model_version_id",
-                 "score_kind", "scored_at"]
+SCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation", "top_reason", "insights",
+                 "model_version_id", "score_kind", "scored_at"]
 KEY_BATCH = 2000
 
 
@@ -184,7 +185,8 @@ class ScoringRepository:
         score_kind, scored_at. Updates the lead and appends to its score history."""
         if not rows:
             return
-        bulk_update(self.session, Lead.__table__, [{**r, "sort_score": r["score"]} for r in rows], SCORE_COLUMNS)
+        bulk_update(self.session, Lead.__table__,
+                    [{**r, "sort_score": r["score"], **list_columns(r["explanation"])} for r in rows], SCORE_COLUMNS)
         bulk_insert(self.session, ScoreHistory.__table__, [
             {"workspace_id": workspace_id, "lead_id": r["id"], "model_version_id": r["model_version_id"],
              "score_kind": r["score_kind"], "probability": r["conversion_probability"], "score": r["score"],
@@ -204,7 +206,8 @@ class ScoringRepository:
     def write_explanations(self, workspace_id: uuid.UUID, rows: list[dict], *, version_id: uuid.UUID,
                            scored_at: datetime) -> None:
         """rows: id, explanation — written only where the lead still holds that scoring."""
-        bulk_update(self.session, Lead.__table__, rows, ["explanation"],
+        bulk_update(self.session, Lead.__table__, [{**r, **list_columns(r["explanation"])} for r in rows],
+                    ["explanation", "top_reason", "insights"],
                     match={"workspace_id": workspace_id, "model_version_id": version_id, "scored_at": scored_at})
 
     # --- model versions -------------------------------------------------------------------
