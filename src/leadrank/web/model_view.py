@@ -25,6 +25,7 @@ GROUP_LABELS = {
 CATEGORY_LABELS = {"fit": "Fit", "contact": "Contact quality", "source": "Source", "engagement": "Engagement",
                    "profile": "Profile", "custom": "Your columns", "similarity": "Similarity"}
 ALGORITHM_LABELS = {"lightgbm": "Gradient boosting (LightGBM)", "logistic_regression": "Logistic regression",
+                    "blend": "Blend of logistic regression and gradient boosting",
                     "cold_start": "Cold start (ICP fit + engagement)"}
 
 
