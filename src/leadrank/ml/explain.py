@@ -259,7 +259,8 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> _Coded:
         d = P.to_epoch_ns(s)
         now = pd.Timestamp.now(tz="UTC").value
         days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
-        return (*coded(pd.Series(np.floor(days)), lambda v: "No activity date" if np.isnan(v)
+        # a missing date is a NaN day count, which factorize hands to the wording as None
+        return (*coded(pd.Series(np.floor(days)), lambda v: "No activity date" if v is None or np.isnan(v)
                        else f"Last activity {_ago(v)}"), s)
     kind = ctx.column_types.get(group, "categorical")
     name = display_name(group)
@@ -283,7 +284,7 @@ def _describe(group: str, rows: np.ndarray, ctx: ExplainContext) -> _Coded:
         d = P.to_epoch_ns(s)
         now = pd.Timestamp.now(tz="UTC").value
         days = np.where(d == P.NAT_NS, np.nan, (now - d) / P.NS_PER_DAY)
-        return (*coded(pd.Series(np.floor(days)), lambda v: f"{name} not given" if np.isnan(v)
+        return (*coded(pd.Series(np.floor(days)), lambda v: f"{name} not given" if v is None or np.isnan(v)
                        else f"{name} {_ago(v)}" if v >= 0 else f"{name} in {int(-v)} days"),
                 s)
     verbs = {"lead_source": "Source is", "campaign": "Campaign is", "company_name": "Company is",
@@ -319,17 +320,12 @@ def _email_labels(s: pd.Series, web: pd.Series) -> tuple[np.ndarray, list[str]]:
                          .to_numpy(zero_copy_only=False), dtype=bool)
     enc = pc.dictionary_encode(domain)
     d_codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    if pc.any(pc.match_substring(enc.dictionary, "|")).as_py():
-        # the wording used to be keyed on "domain|generic|match" and could not split such a domain
-        raise ValueError("an e-mail domain with '|' in it")
     domains = enc.dictionary.to_pylist()
     rd = P.registered_domain_of_distinct(enc.dictionary)[d_codes]
     wd = P.map_registered_domain(web)
-    match = rd == wd[rows]
-    if not pd.isna(wd).all():
-        # as before: a website without a registered domain matches nothing (it used to become
-        # NaN in a string column), unless no website has one at all (then None == None)
-        match &= ~pd.isna(wd[rows])
+    # a website without a registered domain (missing, or a bare host name) matches no address,
+    # whatever the other leads' websites are
+    match = (rd == wd[rows]) & ~pd.isna(wd[rows])
     free = P.free_mail_of_distinct(enc.dictionary)
     kind = np.where(free[d_codes], 0, np.where(generic, 1, np.where(match, 2, 3)))
     key_codes, keys = pd.factorize(d_codes * 4 + kind)
