@@ -420,10 +420,7 @@ class ExplanationBatch:
         if n == 0:
             return []
         G = len(self.groups)
-        # Every (lead, group) cell is laid out as an n x G matrix, then all cells are put in each
-        # lead's order (largest |points| first) at once and the dicts are built in one pass.
-        order = np.argsort(-np.abs(self.points), axis=1, kind="stable")
-        cells = (order + (np.arange(n) * G)[:, None]).ravel()
+        order, cells = self._cell_order()
 
         def in_order(mat: np.ndarray) -> list[Any]:
             return mat.ravel()[cells].tolist()
@@ -431,19 +428,8 @@ class ExplanationBatch:
         if self.ctx is None:
             labels = values = texts = [None] * (n * G)
         else:
-            all_rows = np.arange(n)
-            label_ids = np.empty((n, G), dtype=np.int64)
-            value_mat = np.empty((n, G), dtype=object)
-            table: list[str | None] = []
-            for gi, g in enumerate(self.groups):
-                codes, tab, val = describe_coded(g, all_rows, self.ctx)
-                label_ids[:, gi] = codes + len(table)
-                table += [None if x is None else str(x) for x in tab]
-                value_mat[:, gi] = _jsonable_values(val)
-            table_arr = np.empty(len(table), dtype=object)
-            table_arr[:] = table
-            labels = table_arr[label_ids.ravel()[cells]].tolist()
-            values = in_order(value_mat)
+            label_ids, table, value_mat = self._described(short_values=False)
+            labels, values = _labels_in_order(label_ids, table, cells), in_order(value_mat)
             point_codes, point_texts = format_points_coded(self.points.ravel())
             texts = _sentences(label_ids.ravel()[cells], table, point_codes[cells], point_texts).tolist()
         # The strongest single feature inside each group, per lead (one argmax per group).
@@ -460,28 +446,144 @@ class ExplanationBatch:
                     contiguous = idx[-1] - idx[0] == len(idx) - 1  # then a view, not a copy
                     cols = size[:, idx[0]:idx[-1] + 1] if contiguous else size[:, idx]
                     feature_mat[:, gi] = names[np.asarray(idx)[np.argmax(cols, axis=1)]]
-        group_names = np.empty(G, dtype=object)
-        group_names[:] = list(self.groups)
         lead_ids = _jsonable_list(self.lead_ids)
-        scores, probs, grades = self.score.tolist(), self.probability.tolist(), self.grade.tolist()
-        ups = self.reasons_up.tolist()
-        downs = self.reasons_down.tolist()
-        actions = self.next_action.tolist()
+        scores, probs, grades, ups, downs, actions = self._lead_columns()
         base_points = float(self.base_points)
         with _gc_paused():
             contributions = [
                 {"group": g, "feature": f, "label": lab, "value": v, "points": p, "log_odds": lo, "text": t}
-                for g, f, lab, v, p, lo, t in zip(group_names[order].ravel().tolist(), in_order(feature_mat),
+                for g, f, lab, v, p, lo, t in zip(self._group_names()[order].ravel().tolist(), in_order(feature_mat),
                                                    labels, values, in_order(self.points), in_order(self.log_odds),
                                                    texts)
             ]
             return [{
-                "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": str(grades[i]),
+                "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": grades[i],
                 "base_points": base_points, "contributions": contributions[i * G:(i + 1) * G],
-                "reasons_up": [r for r in ups[i] if r is not None],
-                "reasons_down": [r for r in downs[i] if r is not None],
-                "next_action": actions[i],
+                "reasons_up": ups[i], "reasons_down": downs[i], "next_action": actions[i],
             } for i in range(n)]
+
+    def to_stored(self, model_version: str | None) -> list[dict[str, Any]]:
+        """The stored form of each lead's explanation, built directly (no full dicts first).
+
+        Equals ``scoring.stored.compact({**full, "score_kind": "model"})`` without its
+        ``score_kind`` key, where ``full`` is :meth:`to_dicts`' dict plus the ``model`` block the
+        customization hooks add when no configuration shapes the scores (``base_logit``, the
+        group names, their log-odds and ``model_version``): contributions keep group, label,
+        value (floats to 4 decimals) and points (5 decimals), in the same order; the model block
+        keeps the base logit, the version and each group's log-odds (6 decimals); no lead id,
+        sentence, per-contribution log-odds or strongest feature (``keep_features`` is not needed).
+        Rounding is Python's ``round``, done column-wise (see :func:`_round_like_python`)."""
+        n = len(self)
+        if n == 0:
+            return []
+        G = len(self.groups)
+        order, cells = self._cell_order()
+        if self.ctx is None:
+            labels = values = [None] * (n * G)
+        else:
+            label_ids, table, value_mat = self._described(short_values=True)
+            labels, values = _labels_in_order(label_ids, table, cells), value_mat.ravel()[cells].tolist()
+        points = _round_like_python(self.points, 5).ravel()[cells].tolist()
+        log_odds = _round_like_python(self.log_odds, 6).tolist()
+        groups = list(self.groups)
+        base_logit = float(self.base_logit)
+        scores, probs, grades, ups, downs, actions = self._lead_columns()
+        base_points = float(self.base_points)
+        with _gc_paused():
+            contributions = [{"group": g, "label": lab, "value": v, "points": p}
+                             for g, lab, v, p in zip(self._group_names()[order].ravel().tolist(), labels, values,
+                                                     points)]
+            return [{
+                "score": scores[i], "probability": probs[i], "grade": grades[i], "base_points": base_points,
+                "reasons_up": ups[i], "reasons_down": downs[i], "next_action": actions[i],
+                "contributions": contributions[i * G:(i + 1) * G],
+                "model": {"base_logit": base_logit, "version": model_version, "log_odds": dict(zip(groups, log_odds[i]))},
+                "stored": STORED_FORM,
+            } for i in range(n)]
+
+    # ------------------------------------------------------------------ shared by to_dicts / to_stored
+    def _cell_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (lead, group) cell as an n x G matrix is put in each lead's order (largest
+        |points| first, stable): (order n x G of group indices, flat cell indices in that order)."""
+        n, G = len(self), len(self.groups)
+        order = np.argsort(-np.abs(self.points), axis=1, kind="stable")
+        return order, (order + (np.arange(n) * G)[:, None]).ravel()
+
+    def _group_names(self) -> np.ndarray:
+        names = np.empty(len(self.groups), dtype=object)
+        names[:] = list(self.groups)
+        return names
+
+    def _described(self, *, short_values: bool) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+        """(label ids n x G into one table of labels, the table, JSON-ready values n x G); with
+        ``short_values`` float values are rounded to 4 decimals as the stored form keeps them."""
+        assert self.ctx is not None
+        n, G = len(self), len(self.groups)
+        all_rows = np.arange(n)
+        label_ids = np.empty((n, G), dtype=np.int64)
+        value_mat = np.empty((n, G), dtype=object)
+        table: list[str | None] = []
+        for gi, g in enumerate(self.groups):
+            codes, tab, val = describe_coded(g, all_rows, self.ctx)
+            label_ids[:, gi] = codes + len(table)
+            table += [None if x is None else str(x) for x in tab]
+            vals = _jsonable_values(val)
+            value_mat[:, gi] = _short_values(vals) if short_values else vals
+        return label_ids, table, value_mat
+
+    def _lead_columns(self) -> tuple[list[Any], ...]:
+        """Score, probability, grade, reasons up and down, next action: one list each."""
+        return (self.score.tolist(), self.probability.tolist(), [str(g) for g in self.grade.tolist()],
+                [[r for r in rs if r is not None] for rs in self.reasons_up.tolist()],
+                [[r for r in rs if r is not None] for rs in self.reasons_down.tolist()], self.next_action.tolist())
+
+
+#: ``scoring.stored.STORAGE_VERSION`` of the form :meth:`ExplanationBatch.to_stored` builds (``ml``
+#: imports nothing from scoring; a test checks that the two agree).
+STORED_FORM = 2
+
+
+def _labels_in_order(label_ids: np.ndarray, table: list[str | None], cells: np.ndarray) -> list[str | None]:
+    table_arr = np.empty(len(table), dtype=object)
+    table_arr[:] = table
+    return table_arr[label_ids.ravel()[cells]].tolist()
+
+
+def _round_like_python(x: np.ndarray, digits: int) -> np.ndarray:
+    """``round(v, digits)`` of every value (float64 array of the same shape), column-wise.
+
+    Python rounds the exact binary value half-to-even and returns the double nearest to that
+    decimal; ``rint(x * 10**digits) / 10**digits`` gives the same double whenever the scaled
+    value is exact enough to pick the same integer (the division by an exact power of ten is
+    correctly rounded). Values whose scaled form lies within 1e-3 of a half (the product's error
+    is below 2**-13 there) or is large or not finite are rounded by Python itself."""
+    x = np.asarray(x, dtype=np.float64)
+    scale = 10.0 ** digits
+    with np.errstate(over="ignore", invalid="ignore"):  # huge or infinite values: Python's turn
+        y = x * scale
+        r = np.rint(y)
+        out = r / scale
+        risky = ~(np.abs(y) < 2.0 ** 40) | (np.abs(np.abs(y - r) - 0.5) < 1e-3)
+    if risky.any():
+        out[risky] = [round(v, digits) for v in x[risky].tolist()]
+    return out
+
+
+_NONE_OR_FLOAT = frozenset({float, type(None)})
+
+
+def _short_values(values: list[Any]) -> list[Any]:
+    """``[round(v, 4) if isinstance(v, float) else v for v in values]`` (how the stored form keeps
+    values): columns of floats and None are rounded column-wise."""
+    types = set(map(type, values))
+    if float not in types:
+        return values
+    if types <= _NONE_OR_FLOAT:
+        x = np.array(values, dtype=np.float64)  # None -> NaN (there is no NaN among JSON-ready values)
+        out = _round_like_python(x, 4).astype(object)
+        out[np.isnan(x)] = None
+        return out.tolist()
+    return [round(v, 4) if isinstance(v, float) else v for v in values]
 
 
 @contextmanager
