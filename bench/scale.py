@@ -289,12 +289,17 @@ def web_login(base: str, workspace_id: uuid.UUID) -> dict[str, str]:
     with session_scope() as session:
         add_member(session, create_user(session, email, password).id, workspace_id, role="viewer")
     html = {"accept": "text/html"}
-    with httpx.Client(base_url=base, headers=html, timeout=60) as client:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-        r = client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"})
+    # Production cookies are Secure: httpx keeps them off plain http, so they are sent by hand.
+    with httpx.Client(base_url=base, headers=html, timeout=60, follow_redirects=False) as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        jar = {c.name: c.value for c in client.cookies.jar}
+        r = client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"},
+                        headers={"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())})
         if r.status_code not in (200, 303):
             raise SystemExit(f"web sign-in failed: {r.status_code}")
-        return dict(client.cookies)
+        jar.update({c.name: c.value for c in client.cookies.jar})
+        return jar
 
 
 async def measure_list(base: str, key: str, requests: int, clients: int, cookies: dict[str, str] | None = None,
@@ -309,7 +314,8 @@ async def measure_list(base: str, key: str, requests: int, clients: int, cookies
     if cookies:
         shapes += [(label, "/leads?limit=50", q) for label, q in WEB_QUERIES.items()]
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as api, \
-            httpx.AsyncClient(base_url=base, headers={"accept": "text/html"}, cookies=cookies, timeout=60) as web:
+            httpx.AsyncClient(base_url=base, timeout=60, headers={
+                "accept": "text/html", "cookie": "; ".join(f"{k}={v}" for k, v in (cookies or {}).items())}) as web:
         for label, path, query in shapes:
             client = api if path.startswith("/api") else web
             if query == "@cursor":  # the second page of the unfiltered list
@@ -445,7 +451,8 @@ def main() -> None:
         if args.list_n > args.n:
             added = pad_workspace(last["workspace_id"], args.list_n)
             list_n = args.list_n
-            print(f"list workspace padded with {added:,} COPY-written leads (uniform scores) to {list_n:,}")
+            print(f"list workspace padded with {added:,} COPY-written leads (scores and explanations of scored "
+                  f"leads) to {list_n:,}")
         else:
             from leadrank.db import session_scope
             from sqlalchemy import text

@@ -197,3 +197,26 @@ def test_activity_upload_with_a_mapping_override(client, tenant):
     lead = client.get("/api/v1/leads/prioritized", headers=tenant.headers).json()["leads"][0]
     timeline = client.get(f"/api/v1/leads/{lead['lead_data']['lead_id']}/activities", headers=tenant.headers)
     assert [a["activity_type"] for a in timeline.json()["activities"]] == ["demo_request"]
+
+
+def test_pages_of_a_sort_on_a_column_with_gaps_reach_every_lead_once(client, tenant):
+    lines = ["email,company,employees"]
+    for i in range(11):
+        lines.append(f"s{i}@c{i}.com,C{i},{'' if i % 3 == 0 else 10 * (i % 4 + 1)}")
+    upload(client, tenant, "\n".join(lines).encode())
+    for order in ("desc", "asc"):
+        seen, cursor = [], None
+        while True:
+            url = f"/api/v1/leads/prioritized?sort=company_size&order={order}&limit=4&count=true"
+            page = client.get(url + (f"&cursor={cursor}" if cursor else ""), headers=tenant.headers).json()
+            assert page["total"] == 11 and page["total_as_of"] is None  # small: counted for the request
+            assert all(isinstance(x["insights"], list) for x in page["leads"])
+            seen += [(x["lead_data"]["company_size"], x["lead_data"]["lead_id"]) for x in page["leads"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert len({lead_id for _, lead_id in seen}) == 11
+        sizes = [s for s, _ in seen]
+        known = [s for s in sizes if s is not None]
+        assert sizes == known + [None] * 4  # unknown sizes last in either direction
+        assert known == sorted(known, reverse=order == "desc")

@@ -110,22 +110,19 @@ def _full_explanation(exp: dict | None) -> dict | None:
     return stored_explanation.expand(exp)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _row_view(row, explain: bool) -> dict:  # noqa: ANN001 - a Row of LeadRepository.list_rows
+    # Ids, datetimes and custom (JSON text) are left to orjson, which writes them as
+    # lead_data does (canonical UUID text; ISO 8601 with the offset; the object as stored).
     m = row._mapping
-    data: dict = {"lead_id": str(m["id"])}
+    data: dict = {"lead_id": m["id"]}
     for name in LEAD_FIELDS:
-        value = m[name]
-        data[name] = value.isoformat() if isinstance(value, datetime) else value
-    model_version_id = m["model_version_id"]
+        data[name] = m[name]
+    custom = m["custom_json"]
     data.update(
-        custom=m["custom"] or {}, updated_at=_iso(m["updated_at"]), score=m["score"],
+        custom=orjson.Fragment(custom) if custom else {}, updated_at=m["updated_at"], score=m["score"],
         conversion_probability=m["conversion_probability"], grade=m["grade"], grade_override=m["grade_override"],
         override_reason=m["override_reason"], score_kind=m["score_kind"],
-        model_version_id=str(model_version_id) if model_version_id else None, scored_at=_iso(m["scored_at"]),
+        model_version_id=m["model_version_id"], scored_at=m["scored_at"],
     )
     stored = m["explanation"]
     exp = orjson.loads(stored) if stored is not None else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadrank.models.base import Base, JSONDocument, JSONType, UTCDateTime, new_id, utcnow
@@ -53,6 +53,9 @@ class Lead(Base):
         Index("ix_leads_ws_last_name_sort", "workspace_id", "last_name", "sort_score", "id"),
         Index("ix_leads_ws_title_sort", "workspace_id", "job_title", "sort_score", "id"),
         Index("ix_leads_ws_activity_sort", "workspace_id", "last_activity_date", "sort_score", "id"),
+        # A rep's grade overrides (few), for the grade filter.
+        Index("ix_leads_ws_override_sort", "workspace_id", "grade_override", "sort_score", "id",
+              postgresql_where=text("grade_override IS NOT NULL"), sqlite_where=text("grade_override IS NOT NULL")),
         Index("ix_leads_ws_email", "workspace_id", "email"),
         Index("ix_leads_ws_external", "workspace_id", "external_id"),
         # Room in each page for a row's next version: rewriting a lead's explanation (an

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 16:17:50.218386
+Create Date: 2026-12-01 16:49:50.590272
 """
 
 from alembic import op
@@ -149,6 +149,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_leads_ws_grade_sort', ['workspace_id', 'grade', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_industry_sort', ['workspace_id', 'industry', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_last_name_sort', ['workspace_id', 'last_name', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_override_sort', ['workspace_id', 'grade_override', 'sort_score', 'id'], unique=False, postgresql_where=sa.text('grade_override IS NOT NULL'), sqlite_where=sa.text('grade_override IS NOT NULL'))
         batch_op.create_index('ix_leads_ws_size_sort', ['workspace_id', 'company_size', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_sort', ['workspace_id', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_source_sort', ['workspace_id', 'lead_source', 'sort_score', 'id'], unique=False)
@@ -361,6 +362,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_leads_ws_source_sort')
         batch_op.drop_index('ix_leads_ws_sort')
         batch_op.drop_index('ix_leads_ws_size_sort')
+        batch_op.drop_index('ix_leads_ws_override_sort', postgresql_where=sa.text('grade_override IS NOT NULL'), sqlite_where=sa.text('grade_override IS NOT NULL'))
         batch_op.drop_index('ix_leads_ws_last_name_sort')
         batch_op.drop_index('ix_leads_ws_industry_sort')
         batch_op.drop_index('ix_leads_ws_grade_sort')
