@@ -312,17 +312,29 @@ def _explained_rows(session: Session, workspace_id: uuid.UUID, leads, activities
         batch, model_bands = None, None
     else:
         model = load_model(version)
-        batch = model.explain_batch(leads, activities, as_of=now, top=5, bands=bands, keep_features=True)
-        explanations, grades = batch.to_dicts(), list(batch.grade)
         kind, version_id = "model", version.id
         model_bands = bands or {**model.grade_thresholds, "D": 0.0}
-    explanations, grades = customize_hooks.configure_scores(
-        session, workspace_id, leads, activities, explanations, grades, now=now, model_bands=model_bands,
-        batch=batch, model_version_id=version_id)
+    # Without a configuration that changes the model's scores, explanations are built directly in
+    # their stored form: what configure_scores + compact give, without the full dicts in between.
+    lean = version is not None and not customize_hooks.shapes_scores(session, workspace_id)
+    if lean:
+        batch = model.explain_batch(leads, activities, as_of=now, top=5, bands=bands)
+        explanations, grades = batch.to_stored(str(version.id)), list(batch.grade)
+        customize_hooks.scores_changed(session, workspace_id)
+    else:
+        if version is not None:
+            batch = model.explain_batch(leads, activities, as_of=now, top=5, bands=bands, keep_features=True)
+            explanations, grades = batch.to_dicts(), list(batch.grade)
+        explanations, grades = customize_hooks.configure_scores(
+            session, workspace_id, leads, activities, explanations, grades, now=now, model_bands=model_bands,
+            batch=batch, model_version_id=version_id)
     rows = []
     for lead_id, exp, grade in zip(leads["lead_id"], explanations, grades, strict=True):
-        exp = stored_explanation.compact({**exp, "score_kind": kind})
-        exp.pop("lead_id", None)
+        if lean:
+            exp["score_kind"] = kind
+        else:
+            exp = stored_explanation.compact({**exp, "score_kind": kind})
+            exp.pop("lead_id", None)
         rows.append({
             "id": uuid.UUID(lead_id), "score": round(float(exp["score"]), 4),
             "conversion_probability": float(exp["probability"]), "grade": grade, "explanation": exp,
