@@ -335,12 +335,8 @@ class CsvTableReader(TableReader):
                             break
                 for cells in reader:
                     row_number += 1
-                    if not cells:
-                        continue
-                    for c in cells:
-                        if c:
-                            yield row_number, cells
-                            break
+                    if any(cells):  # some non-empty cell (no cells, or all empty: blank)
+                        yield row_number, cells
             except csv.Error as exc:
                 raise InvalidInput(
                     f"Row {row_number + 1} could not be read as CSV ({exc}); a quoted field "

@@ -23,6 +23,7 @@ from leadrank.ingest.mapping import (
     suggest_mapping,
 )
 from leadrank.ingest.readers import open_table
+from leadrank.ingest.validate import LeadBatch
 from leadrank.jobs.service import create_job
 from leadrank.leads.repository import UPSERT_COLUMNS, LeadRepository
 from leadrank.models import Job
@@ -138,53 +139,89 @@ def start_upload(session: Session, workspace_id: uuid.UUID, path: Path, *, filen
 # --- the chunk writers (called by the job, inside its per-chunk transaction) ---------------
 
 def write_lead_chunk(session: Session, workspace_id: uuid.UUID, job_id: uuid.UUID,
-                     records: list[dict], now: datetime) -> dict[str, int]:
-    """Insert new leads, update changed ones, leave identical ones alone. Returns counts and
-    the ids that changed (for scoring)."""
+                     batch: LeadBatch, now: datetime) -> dict[str, int]:
+    """Insert new leads, update changed ones, leave identical ones alone. Returns counts
+    (``changed``: the leads inserted or updated, which need scoring)."""
     repo = LeadRepository(session)
-    by_key: dict[str, dict] = {}
-    for record in records:
-        by_key[record["dedupe_key"]] = record  # a later row in the file wins
+    keys, hashes = batch.dedupe_key, batch.content_hash
+    by_key = dict(zip(keys, range(len(keys))))  # key -> its last row: a later row in the file wins
     existing = repo.find_by_keys(workspace_id, by_key)
-    inserts: list[dict] = []
+    inserts: list[int] | None = None  # row positions; None = every row
     updates: list[dict] = []
     unchanged = 0
-    for key, rec in by_key.items():
-        found = existing.get(key)
-        if found is None:
-            inserts.append(_new_lead_row(workspace_id, job_id, rec, now))
-        elif found[1] == rec["content_hash"]:
-            unchanged += 1
-        else:
-            row = {c: rec[c] for c in UPSERT_COLUMNS if rec.get(c) is not None}
-            if rec.get("created_at") is not None:
-                row["created_at"] = rec["created_at"]
-            row.update(id=found[0], content_hash=rec["content_hash"], updated_at=now, upload_job_id=job_id)
-            if rec.get("custom"):
-                row["custom"] = rec["custom"]
-            updates.append(row)
+    if existing or len(by_key) < len(keys):
+        inserts = []
+        for key, pos in by_key.items():
+            found = existing.get(key)
+            if found is None:
+                inserts.append(pos)
+            elif found[1] == hashes[pos]:
+                unchanged += 1
+            else:
+                updates.append(_update_row(batch.record(pos), found[0], job_id, now))
     if updates:
         _merge_custom(repo, workspace_id, updates)
-    repo.insert_leads(inserts)
+    created = _insert_new(repo, workspace_id, job_id, batch, inserts, now)
     repo.update_leads(updates)
     return {
-        "created": len(inserts),
+        "created": created,
         "updated": len(updates),
         "unchanged": unchanged,
-        "duplicates_in_file": len(records) - len(by_key),
-        "changed_ids": [r["id"] for r in inserts] + [r["id"] for r in updates],
+        "duplicates_in_file": len(keys) - len(by_key),
+        "changed": created + len(updates),
     }
 
 
-def _new_lead_row(workspace_id: uuid.UUID, job_id: uuid.UUID, rec: dict, now: datetime) -> dict:
-    row = {c: rec.get(c) for c in UPSERT_COLUMNS}
-    row.update(
-        id=uuid.uuid4(), workspace_id=workspace_id, dedupe_key=rec["dedupe_key"],
-        content_hash=rec["content_hash"], custom=rec.get("custom") or {}, consent={},
-        outcome=rec.get("outcome") or "open", created_at=rec.get("created_at") or now,
-        updated_at=now, upload_job_id=job_id, sort_score=-1.0,
-    )
+def _update_row(rec: dict, lead_id: uuid.UUID, job_id: uuid.UUID, now: datetime) -> dict:
+    """The columns an upload sets on an existing lead: the values it provides."""
+    row = {c: rec[c] for c in UPSERT_COLUMNS if rec.get(c) is not None}
+    if rec.get("created_at") is not None:
+        row["created_at"] = rec["created_at"]
+    row.update(id=lead_id, content_hash=rec["content_hash"], updated_at=now, upload_job_id=job_id)
+    if rec.get("custom"):
+        row["custom"] = rec["custom"]
     return row
+
+
+def _insert_new(repo: LeadRepository, workspace_id: uuid.UUID, job_id: uuid.UUID, batch: LeadBatch,
+                positions: list[int] | None, now: datetime) -> int:
+    """Insert the batch's rows at ``positions`` (None: all) as new leads."""
+    columns, constants = new_lead_columns(workspace_id, job_id, batch, positions, now)
+    if not columns["dedupe_key"]:
+        return 0
+    repo.insert_lead_columns(columns, constants)
+    return len(columns["dedupe_key"])
+
+
+def new_lead_columns(workspace_id: uuid.UUID, job_id: uuid.UUID, batch: LeadBatch,
+                     positions: list[int] | None, now: datetime
+                     ) -> tuple[dict[str, list], dict[str, object]]:
+    """The columns of new leads for the batch's rows at ``positions`` (None: all), and the
+    values every one of them shares. Fields the file does not map are left out (NULL); a
+    missing outcome is "open"."""
+
+    def take(col: list) -> list:
+        return col if positions is None else [col[i] for i in positions]
+
+    columns: dict[str, list] = {}
+    for name in UPSERT_COLUMNS:
+        col = batch.column(name)
+        if col is not None:
+            columns[name] = take(col)
+    constants: dict[str, object] = {
+        "workspace_id": workspace_id, "consent": {}, "updated_at": now, "upload_job_id": job_id,
+        "sort_score": -1.0,
+    }
+    if "outcome" in columns:
+        columns["outcome"] = [o or "open" for o in columns["outcome"]]
+    else:
+        constants["outcome"] = "open"
+    created = batch.column("created_at") or [None] * len(batch)
+    columns["created_at"] = [d or now for d in take(created)]
+    columns["dedupe_key"] = take(batch.dedupe_key)
+    columns["content_hash"] = take(batch.content_hash)
+    columns["custom"] = take(batch.custom)
+    return columns, constants
 
 
 def _merge_custom(repo: LeadRepository, workspace_id: uuid.UUID, updates: list[dict]) -> None:

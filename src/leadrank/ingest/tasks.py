@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from leadrank.config import get_settings
 from leadrank.db import session_scope
 from leadrank.errors import InvalidInput
 from leadrank.ingest.readers import open_table
-from leadrank.ingest.validate import coerce_activity_rows, coerce_lead_rows
+from leadrank.ingest.validate import coerce_activity_rows, coerce_lead_batch
 from leadrank.ingest.service import write_activity_chunk, write_lead_chunk
 from leadrank.jobs.context import JobContext
 from leadrank.jobs.registry import job_handler
@@ -40,8 +42,9 @@ def estimate_rows(path: Path) -> int | None:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Coercion allocates millions of short-lived objects and no reference cycles; the cyclic
-    collector then costs ~20% of the time for nothing. Reference counting still frees them."""
+    """Coercion and COPY formatting allocate millions of short-lived objects and no
+    reference cycles; the cyclic collector then costs ~20% of the time for nothing.
+    Reference counting still frees them."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -49,6 +52,38 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def read_ahead(chunks: Iterator[list], work: Callable[[list], T]
+               ) -> Iterator[Iterator[tuple[list, T]]]:
+    """``(chunk, work(chunk))`` for each non-empty chunk, the next one read and worked on in
+    a background thread while the caller writes the current one. Reading and coercing is
+    Python work; writing mostly waits on the database, which releases the GIL, so the two
+    overlap. An error of the reader or of ``work`` surfaces in the caller at the chunk it
+    belongs to (after the chunks before it were written); leaving early waits for the
+    chunk in progress."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-read-ahead")
+
+    def produce() -> tuple[list, T] | None:
+        for chunk in chunks:
+            if chunk:
+                return chunk, work(chunk)
+        return None
+
+    def results() -> Iterator[tuple[list, T]]:
+        future = pool.submit(produce)
+        while (item := future.result()) is not None:
+            future = pool.submit(produce)
+            yield item
+
+    try:
+        yield results()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @job_handler("leads.upload")
@@ -70,36 +105,37 @@ def run_upload(ctx: JobContext) -> dict:
             ctx.progress.setdefault(key, 0)
         ctx.save(session, set_={"rows_total_estimate": estimate_rows(path), "kind": kind})
 
-    changed_ids: list = []
-    for chunk in reader.iter_chunks(get_settings().upload_chunk_rows, start_row=start_row):
-        if not chunk:
-            continue
-        next_row = chunk[-1][0] + 1
-        with session_scope() as session:
-            add = {"rows_read": len(chunk)}
-            if kind == "activities":
-                with gc_paused():
-                    records, rejects = coerce_activity_rows(chunk, headers, mapping)
-                stored, skipped, lead_rejects = write_activity_chunk(session, ctx.workspace_id, records)
-                reject_rows = [_reject_row(r) for r in rejects] + lead_rejects
-                add.update(activities_stored=stored, activities_already_stored=skipped)
-            else:
-                with gc_paused():
-                    records, rejects = coerce_lead_rows(chunk, headers, mapping, default_created_at=started)
-                counts = write_lead_chunk(session, ctx.workspace_id, ctx.job_id, records, utcnow())
-                changed_ids.extend(counts.pop("changed_ids"))
-                reject_rows = [_reject_row(r) for r in rejects]
-                add.update(counts)
-            add["rejected"] = len(reject_rows)
-            JobRepository(session).add_rejects(ctx.job_id, reject_rows)
-            ctx.save(session, checkpoint={"next_row": next_row}, add=add)
-        ctx.chunk_done()
+    def coerce(chunk: list) -> tuple[object, list]:  # runs in the read-ahead thread
+        if kind == "activities":
+            return coerce_activity_rows(chunk, headers, mapping)
+        return coerce_lead_batch(chunk, headers, mapping, default_created_at=started)
+
+    changed = 0  # leads inserted or updated by this run (they need scoring)
+    chunks = reader.iter_chunks(get_settings().upload_chunk_rows, start_row=start_row)
+    with gc_paused(), read_ahead(chunks, coerce) as ready:
+        for chunk, (coerced, rejects) in ready:
+            next_row = chunk[-1][0] + 1
+            with session_scope() as session:
+                add = {"rows_read": len(chunk)}
+                if kind == "activities":
+                    stored, skipped, lead_rejects = write_activity_chunk(session, ctx.workspace_id, coerced)
+                    reject_rows = [_reject_row(r) for r in rejects] + lead_rejects
+                    add.update(activities_stored=stored, activities_already_stored=skipped)
+                else:
+                    counts = write_lead_chunk(session, ctx.workspace_id, ctx.job_id, coerced, utcnow())
+                    changed += counts.pop("changed")
+                    reject_rows = [_reject_row(r) for r in rejects]
+                    add.update(counts)
+                add["rejected"] = len(reject_rows)
+                JobRepository(session).add_rejects(ctx.job_id, reject_rows)
+                ctx.save(session, checkpoint={"next_row": next_row}, add=add)
+            ctx.chunk_done()
 
     result = {k: ctx.progress.get(k, 0) for k in COUNTERS}
     result["kind"] = kind
     if result["rows_read"] == 0 and start_row == 2:
         raise InvalidInput("the file has a header but no data rows")
-    _after_upload(ctx, kind, changed_ids)
+    _after_upload(ctx, kind, changed)
     return result
 
 
@@ -109,10 +145,10 @@ def _reject_row(reject) -> dict:  # noqa: ANN001 - ingest.validate.Reject
             "raw": data.get("raw") or {}}
 
 
-def _after_upload(ctx: JobContext, kind: str, changed_ids: list) -> None:
+def _after_upload(ctx: JobContext, kind: str, changed: int) -> None:
     """New or changed leads get scored (and embedded) by follow-up jobs."""
     from leadrank.scoring.service import schedule_after_upload
 
     with session_scope() as session:
-        schedule_after_upload(session, ctx.workspace_id, kind=kind, lead_count=len(changed_ids),
+        schedule_after_upload(session, ctx.workspace_id, kind=kind, lead_count=changed,
                               upload_job_id=ctx.job_id)

@@ -33,6 +33,8 @@ columns (the contract the upload job and the UI rely on):
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +46,10 @@ from typing import Literal
 from leadrank.errors import InvalidInput
 from leadrank.ingest.mapping import ACTIVITY_TARGETS, CUSTOM_PREFIX, FULL_NAME, IGNORE, snake_name
 from leadrank.ingest.parsers import (
+    _ASCII_EMAIL_RE,
+    _THREE_DIGITS,
     NULL_TOKENS,
+    _to_utc,
     _one_line,
     clean_text,
     detect_day_first,
@@ -63,9 +68,11 @@ from leadrank.models.lead import LEAD_FIELDS, Lead
 
 __all__ = [
     "ActivityCoercer",
+    "LeadBatch",
     "LeadCoercer",
     "Reject",
     "coerce_activity_rows",
+    "coerce_lead_batch",
     "coerce_lead_rows",
 ]
 
@@ -87,19 +94,22 @@ class Reject:
 
 
 # --------------------------------------------------------------------------------------
-# Column plans. Coercion runs column by column over a chunk: each column's routine is
-# chosen once, runs in a tight comprehension, and memoises low-cardinality columns by
-# their raw cell text (sizes, stages, industries, dates, domains repeat a lot).
+# Column plans. Coercion runs column by column over a chunk, so the common case costs C
+# loops rather than a Python call per cell: repetitive columns (sizes, stages, industries,
+# dates) are parsed once per distinct value and mapped back with a dict lookup; plain
+# text, emails and phones are checked for the whole column at once and only the cells
+# that need real work go through the per-cell routine.
 # --------------------------------------------------------------------------------------
 
 _CACHE_LIMIT = 50_000
+_BLOCK = 1024  # rows per column sweep (see LeadCoercer.batch)
 _NULLS = frozenset(
     form for t in NULL_TOKENS for form in (t, t.upper(), t.title(), t.capitalize())
 )
 _DATE_FIELDS = frozenset({"outcome_date", "last_activity_date", "created_at"})
-# "%s" is unambiguous here: each position has one type, and no cleaned text is "None".
-_CANON_FORMAT = "\x1f".join(["%s"] * len(LEAD_FIELDS))
-_FIRST_AT, _LAST_AT = LEAD_FIELDS.index("first_name"), LEAD_FIELDS.index("last_name")
+# The canonical text joins fields with \x1f as "%s" prints them: unambiguous, since each
+# position has one type and no cleaned text is "None".
+_IDENTITY = ("external_id", "email", "first_name", "last_name", "company_name")
 try:  # CPython's own MD5: much cheaper per call than OpenSSL 3's for short inputs
     from _md5 import md5 as _md5  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover
@@ -177,21 +187,81 @@ def _parse_routine(field_name: str, header: str, parse: Callable[[str], object],
     return run
 
 
-def _cached(routine: Callable[[str], object]) -> Callable[[str], object]:
-    """Memoise a column routine by raw cell text (bounded)."""
-    cache: dict[str, object] = {}
-    get = cache.get
-    miss = cache  # any unique object
+def _plain(values: list[str], one_line: bool = True) -> str | None:
+    """The column's cells joined, when every cell is ASCII and (one-line fields) has no
+    control character or double space, or (multi-line) no carriage return: then cleaning a
+    cell is just stripping it. None: some cell needs the per-cell routine. (A double space
+    across two cells is a false alarm: it only costs the slower path.)"""
+    joined = "".join(values)
+    if not joined.isascii():
+        return None
+    if one_line:
+        return joined if joined.isprintable() and "  " not in joined else None
+    return joined if "\r" not in joined else None
 
-    def run(v: str) -> object:
-        r = get(v, miss)
-        if r is miss:
-            r = routine(v)
-            if len(cache) < _CACHE_LIMIT:
-                cache[v] = r
-        return r
 
-    return run
+def _plain_text(values: list[str], limit: int, one_line: bool) -> list | None:
+    """``_text_routine`` for a whole column of plain cells that fit the limit (None: some
+    cell needs the per-cell routine)."""
+    if _plain(values, one_line) is None:
+        return None
+    if limit and max(map(len, values), default=0) > limit:
+        return None
+    nulls = _NULLS
+    return [v if v and v not in nulls else None for v in map(str.strip, values)]
+
+
+def _plain_emails(values: list[str], run: Callable[[str], object]) -> list:
+    """Emails: lower-case and match the whole column at once; cells that do not match the
+    plain ASCII form (empty, placeholders, wrappers, bad ones) go through ``run``."""
+    if not "".join(values).isascii():
+        return [run(v) if v else None for v in values]
+    low = list(map(str.lower, map(str.strip, values)))
+    ok = map(_ASCII_EMAIL_RE.match, low)
+    return [v if m is not None and len(v) <= 254 else (run(raw) if raw else None)
+            for v, m, raw in zip(low, ok, values, strict=True)]
+
+
+def _plain_phones(values: list[str], run: Callable[[str], object], limit: int) -> list:
+    """Phones with three digits, no quote/``tel:`` prefix and no odd whitespace are kept
+    as cleaned; other cells go through ``run``."""
+    joined = _plain(values)
+    if (joined is None or "'" in joined or "tel:" in joined.lower()
+            or (limit and max(map(len, values), default=0) > limit)):
+        return [run(v) if v else None for v in values]
+    cleaned = list(map(str.strip, values))
+    ok = map(_THREE_DIGITS.search, cleaned)
+    return [v if m is not None else (run(raw) if raw else None)
+            for v, m, raw in zip(cleaned, ok, values, strict=True)]
+
+
+class _Memo:
+    """A column routine memoised by raw cell text: each distinct cell of a chunk is
+    parsed once, then the column is mapped through the table. The cache carries over to
+    later chunks up to ``_CACHE_LIMIT`` entries."""
+
+    __slots__ = ("cache", "routine")
+
+    def __init__(self, routine: Callable[[str], object]) -> None:
+        self.routine = routine
+        self.cache: dict[str, object] = {"": None}
+
+    def __call__(self, values: list[str], distinct: set[str] | None = None) -> list:
+        cache = self.cache
+        if distinct is None:
+            distinct = set(values)
+        new = distinct.difference(cache)
+        table = cache
+        if new:
+            routine = self.routine
+            if len(cache) + len(new) <= _CACHE_LIMIT:
+                for v in new:
+                    cache[v] = routine(v)
+            else:  # a high-cardinality column: this chunk gets its own table
+                get = cache.get
+                table = {v: get(v) if v not in new else routine(v) for v in distinct}
+                table[""] = None
+        return list(map(table.__getitem__, values))
 
 
 class _DateColumn:
@@ -201,75 +271,126 @@ class _DateColumn:
     def __init__(self, field_name: str, header: str, order: DateOrder, naive_tz: tzinfo) -> None:
         self.order = order
         self.sticky = order == "dmy"
+        self.naive_tz = naive_tz
         prefix = f"{_label(field_name)}: "
 
-        def parser(dayfirst: bool) -> Callable[[str], object]:
-            return _cached(_parse_routine(
+        def parser(dayfirst: bool) -> _Memo:
+            return _Memo(_parse_routine(
                 field_name, header,
                 lambda v: parse_datetime(v, dayfirst=dayfirst, naive_tz=naive_tz),
                 prefix=prefix))
 
         self._parsers = {False: parser(False), True: parser(True)}
 
-    def for_chunk(self, values: list[str]) -> Callable[[str], object]:
-        if self.order == "auto":
-            first = next((v for v in values if v and not v.isspace()), "").strip()
-            if not (first[:4].isdigit() and first[4:5] == "-"):
-                found = detect_day_first(values)
-                if found is not None:
-                    self.sticky = found
-        return self._parsers[self.sticky]
+    def decide(self, cells_list: Sequence[list[str]], index: int) -> None:
+        """Month- or day-first for this chunk (the whole chunk's column is the evidence)."""
+        if self.order != "auto":
+            return
+        first = next((c[index] for c in cells_list if c[index] and not c[index].isspace()), "")
+        first = first.strip()
+        if not (first[:4].isdigit() and first[4:5] == "-"):
+            found = detect_day_first([c[index] for c in cells_list])
+            if found is not None:
+                self.sticky = found
+
+    def __call__(self, values: list[str]) -> list:
+        out = _iso_dates(values, self.naive_tz)
+        return out if out is not None else self._parsers[self.sticky](values)
+
+
+# The ISO 8601 forms datetime.fromisoformat reads, one cell per line. parse_datetime tries
+# fromisoformat first on such cells, so a column of them needs no per-cell routine.
+_ISO_DATE = r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?(?:Z|[+-]\d\d:\d\d)?"
+_ISO_COLUMN = re.compile(f"(?:{_ISO_DATE})?(?:\n(?:{_ISO_DATE})?)*")
+
+
+def _iso_dates(values: list[str], naive_tz: tzinfo) -> list | None:
+    """A column of ISO dates (or empty cells) as parse_datetime would give them; None when
+    some cell is anything else, out of range or invalid (the per-cell routine says why)."""
+    if not _ISO_COLUMN.fullmatch("\n".join(values)):
+        return None
+    parse = datetime.fromisoformat
+    try:
+        dts = [parse(v) if v else None for v in values]
+    except ValueError:
+        return None
+    if any(d is not None and not 1900 <= d.year <= 2200 for d in dts):
+        return None
+    return [d if d is None or d.tzinfo is UTC else _to_utc(d, naive_tz) for d in dts]
 
 
 @dataclass(slots=True)
 class _Column:
+    """How one column of a chunk is coerced. ``apply`` picks the cheapest way that gives
+    exactly what ``routine`` would give cell by cell."""
+
     index: int
     header: str
     target: str  # a field, "full_name", or the custom key
+    routine: Callable[[str], object]
     custom: bool = False
-    routine: Callable[[str], object] | None = None
+    memo: _Memo | None = None  # every chunk goes through the memo (low-cardinality columns)
+    adaptive: bool = False  # the memo only when a chunk shows the column repeats
+    text: tuple[int, bool] | None = None  # (limit, one_line): plain text, vectorisable
+    vector: Callable[[list[str]], list] | None = None  # whole-column twin of routine
     date: _DateColumn | None = None
-    memo: Callable[[str], object] | None = None  # a memoised twin, for repetitive columns
 
-    def routine_for(self, values: list[str]) -> Callable[[str], object]:
+    def apply(self, values: list[str]) -> list:
         if self.date is not None:
-            return self.date.for_chunk(values)
-        if self.memo is not None and len(set(values)) * 2 < len(values):
-            return self.memo
-        return self.routine  # type: ignore[return-value]
+            return self.date(values)
+        if self.memo is not None:
+            if not self.adaptive:
+                return self.memo(values)
+            distinct = set(values)
+            if len(distinct) * 2 < len(values):
+                return self.memo(values, distinct)
+        if self.text is not None:
+            out = _plain_text(values, *self.text)
+            if out is not None:
+                return out
+        if self.vector is not None:
+            return self.vector(values)
+        run = self.routine
+        return [run(v) if v else None for v in values]
 
 
-def _adaptive(col: _Column) -> _Column:
-    """Memoise a text column only when a chunk shows it repeats (tiers, states, names)."""
-    col.memo = _cached(col.routine)  # type: ignore[arg-type]
-    return col
+def _text_column(i: int, header: str, target: str, field_name: str, limit: int,
+                 one_line: bool = True, *, custom: bool = False, memo: bool = False,
+                 adaptive: bool = False) -> _Column:
+    routine = _text_routine(field_name, header, limit, one_line)
+    return _Column(i, header, target, routine, custom=custom,
+                   memo=_Memo(routine) if memo or adaptive else None, adaptive=adaptive,
+                   text=(limit, one_line))
 
 
 def _lead_column(i: int, header: str, target: str, order: DateOrder, tz: tzinfo) -> _Column:
     limit = _LEAD_LENGTHS.get(target, 0)
     if target.startswith(CUSTOM_PREFIX):
-        return _adaptive(_Column(i, header, target[len(CUSTOM_PREFIX):], True,
-                                 _text_routine(target, header, 0, one_line=False)))
+        return _text_column(i, header, target[len(CUSTOM_PREFIX):], target, 0, False,
+                            custom=True, adaptive=True)
     if target == FULL_NAME:
-        return _Column(i, header, target, routine=_text_routine(target, header, 0))
+        return _text_column(i, header, target, target, 0)
     if target in _DATE_FIELDS:
-        return _Column(i, header, target, date=_DateColumn(target, header, order, tz))
+        date = _DateColumn(target, header, order, tz)
+        return _Column(i, header, target, date._parsers[False].routine, date=date)
     if target in _CACHEABLE_PARSERS:
-        return _Column(i, header, target, routine=_cached(_parse_routine(
-            target, header, _CACHEABLE_PARSERS[target],
-            limit=limit if target == "website" else 0)))
+        routine = _parse_routine(target, header, _CACHEABLE_PARSERS[target],
+                                 limit=limit if target == "website" else 0)
+        return _Column(i, header, target, routine, memo=_Memo(routine))
     if target == "email":
-        return _Column(i, header, target, routine=_parse_routine(target, header, parse_email))
+        routine = _parse_routine(target, header, parse_email)
+        return _Column(i, header, target, routine,
+                       vector=lambda values: _plain_emails(values, routine))
     if target == "phone":
-        return _Column(i, header, target,
-                       routine=_parse_routine(target, header, normalize_phone, limit=limit))
+        routine = _parse_routine(target, header, normalize_phone, limit=limit)
+        return _Column(i, header, target, routine,
+                       vector=lambda values: _plain_phones(values, routine, limit))
     if target == "description":
-        return _Column(i, header, target, routine=_text_routine(target, header, 0, False))
+        return _text_column(i, header, target, target, 0, False)
     if target in LEAD_FIELDS:
-        routine = _text_routine(target, header, limit)
         if target in _CACHED_TEXT:
-            return _Column(i, header, target, routine=_cached(routine))
-        return _adaptive(_Column(i, header, target, routine=routine))
+            return _text_column(i, header, target, target, limit, memo=True)
+        return _text_column(i, header, target, target, limit, adaptive=True)
     raise InvalidInput(f"Column '{header}' is mapped to unknown field '{target}'.")
 
 
@@ -325,10 +446,10 @@ class _Coercer:
     headers: list[str]
     columns: list[_Column]
 
-    def _run(
-        self, rows: Sequence[tuple[int, list[str]]]
-    ) -> tuple[list[int], list[list[str]], list[list[object]], dict[int, list[_Err]],
-               list[Reject]]:
+    def _fit_width(self, rows: Sequence[tuple[int, list[str]]]
+                   ) -> tuple[list[int], list[list[str]], list[Reject]]:
+        """Row numbers and cells, every row padded or cut to the header's width (a row
+        with extra non-empty cells is rejected)."""
         headers = self.headers
         width = len(headers)
         numbers = [rn for rn, _ in rows]
@@ -353,23 +474,85 @@ class _Coercer:
                 kept_n.append(rn)
                 kept_c.append(cells)
             numbers, cells_list = kept_n, kept_c
+        for col in self.columns:
+            if col.date is not None:
+                col.date.decide(cells_list, col.index)
+        return numbers, cells_list, rejects
+
+    def _apply(self, cells_list: list[list[str]]) -> tuple[list[list[object]], dict[int, list[_Err]]]:
+        """Every column over some rows: the outputs, column by column, and the field
+        problems by row position."""
         outs: list[list[object]] = []
         errors: dict[int, list[_Err]] = {}
         for col in self.columns:
-            values = list(map(itemgetter(col.index), cells_list))
-            run = col.routine_for(values)
-            out = [run(v) if v else None for v in values]
+            out = col.apply(list(map(itemgetter(col.index), cells_list)))
             if _Err in set(map(type, out)):
                 for pos, r in enumerate(out):
                     if type(r) is _Err:
                         errors.setdefault(pos, []).append(r)  # type: ignore[arg-type]
             outs.append(out)
+        return outs, errors
+
+    def _run(
+        self, rows: Sequence[tuple[int, list[str]]]
+    ) -> tuple[list[int], list[list[str]], list[list[object]], dict[int, list[_Err]],
+               list[Reject]]:
+        numbers, cells_list, rejects = self._fit_width(rows)
+        outs, errors = self._apply(cells_list)
         return numbers, cells_list, outs, errors, rejects
 
 
 # --------------------------------------------------------------------------------------
 # Leads
 # --------------------------------------------------------------------------------------
+
+_RECORD_KEYS = (*LEAD_FIELDS, "custom", "dedupe_key", "content_hash")
+
+
+@dataclass(slots=True)
+class LeadBatch:
+    """The stored-able rows of a chunk, column by column (what the upload writer wants:
+    no dict per row). ``fields`` holds the mapped lead fields (``created_at`` always, as
+    defaulted); a field missing from it is ``None`` for every row."""
+
+    fields: dict[str, list]
+    custom: list[dict[str, str]]
+    dedupe_key: list[str]
+    content_hash: list[str]
+
+    def __len__(self) -> int:
+        return len(self.dedupe_key)
+
+    def column(self, name: str) -> list | None:
+        return self.fields.get(name)
+
+    def records(self) -> list[dict]:
+        """One dict per row: every lead field, then custom, dedupe_key, content_hash."""
+        none = repeat(None)
+        cols = [self.fields.get(f, none) for f in LEAD_FIELDS]
+        return [dict(zip(_RECORD_KEYS, row, strict=False))
+                for row in zip(*cols, self.custom, self.dedupe_key, self.content_hash)]
+
+    def record(self, pos: int) -> dict:
+        values = [col[pos] if (col := self.fields.get(f)) is not None else None
+                  for f in LEAD_FIELDS]
+        return dict(zip(_RECORD_KEYS, (*values, self.custom[pos], self.dedupe_key[pos],
+                                       self.content_hash[pos]), strict=True))
+
+
+def _fill_from_full_name(full: list, first: list | None, last: list | None, n: int
+                         ) -> tuple[list, list]:
+    """full_name fills first/last name only where they are empty."""
+    first = list(first) if first is not None else [None] * n
+    last = list(last) if last is not None else [None] * n
+    for pos, name in enumerate(full):
+        if name is not None and (first[pos] is None or last[pos] is None):
+            f, s = split_full_name(name)  # type: ignore[arg-type]
+            if first[pos] is None:
+                first[pos] = f
+            if last[pos] is None:
+                last[pos] = s
+    return first, last
 
 
 class LeadCoercer(_Coercer):
@@ -398,96 +581,114 @@ class LeadCoercer(_Coercer):
         self.default_created_at = value.astimezone(UTC)
 
     def __call__(self, rows: Sequence[tuple[int, list[str]]]) -> tuple[list[dict], list[Reject]]:
-        numbers, cells_list, outs, errors, rejects = self._run(rows)
+        batch, rejects = self.batch(rows)
+        return batch.records(), rejects
+
+    def batch(self, rows: Sequence[tuple[int, list[str]]]) -> tuple[LeadBatch, list[Reject]]:
+        numbers, cells_list, rejects = self._fit_width(rows)
+        # Blocks of rows small enough to stay in the CPU cache while each column is
+        # swept (a whole chunk's cells are far larger: column passes over them miss).
+        parts = [self._block(numbers[i:i + _BLOCK], cells_list[i:i + _BLOCK], rejects)
+                 for i in range(0, len(numbers), _BLOCK)]
+        if len(rejects) > 1:
+            rejects.sort(key=attrgetter("row_number"))
+        if len(parts) == 1:
+            return parts[0], rejects
+        fields: dict[str, list] = {"created_at": []}
+        for part in parts:
+            for f, col in part.fields.items():
+                fields.setdefault(f, []).extend(col)
+        chain = itertools.chain.from_iterable
+        return LeadBatch(fields, list(chain(p.custom for p in parts)),
+                         list(chain(p.dedupe_key for p in parts)),
+                         list(chain(p.content_hash for p in parts))), rejects
+
+    def _block(self, numbers: list[int], cells_list: list[list[str]], rejects: list[Reject]
+               ) -> LeadBatch:
+        outs, errors = self._apply(cells_list)
+        n = len(numbers)
         columns = self.columns
-        field_idx = [k for k, c in enumerate(columns) if not c.custom]
+        by_field = {c.target: outs[k] for k, c in enumerate(columns) if not c.custom}
         # Custom columns sorted by key: the dict and the hash come out column-order free.
         custom_idx = sorted((k for k, c in enumerate(columns) if c.custom),
                             key=lambda k: columns[k].target)
-        names = [columns[k].target for k in field_idx]
         custom_names = [columns[k].target for k in custom_idx]
-        no_columns = repeat(())
-        field_rows = zip(*[outs[k] for k in field_idx], strict=False) if field_idx else no_columns
-        custom_rows = (zip(*[outs[k] for k in custom_idx], strict=False) if custom_idx
-                       else repeat(()))
-        # The canonical form: every lead field in LEAD_FIELDS order (None when unmapped),
-        # datetimes as POSIX timestamps, built column-wise for speed.
-        by_field = {columns[k].target: outs[k] for k in field_idx}
-        canon_cols: list = []
+        custom_cols = [outs[k] for k in custom_idx]
+        full = by_field.pop(FULL_NAME, None)
+        if full is not None:
+            by_field["first_name"], by_field["last_name"] = _fill_from_full_name(
+                full, by_field.get("first_name"), by_field.get("last_name"), n)
+        keep = self._kept(numbers, cells_list, by_field, custom_cols, full, errors, rejects)
+        if keep is not None:
+            by_field = {f: [col[i] for i in keep] for f, col in by_field.items()}
+            custom_cols = [[col[i] for i in keep] for col in custom_cols]
+            n = len(keep)
+        default = self.default_created_at
+        if n == 0:
+            return LeadBatch({"created_at": []}, [], [], [])
+
+        # The canonical text, column by column: every lead field in LEAD_FIELDS order as
+        # "%s" would print it (None when unmapped), datetimes as POSIX timestamps.
+        texts: list = []
         for f in LEAD_FIELDS:
             col = by_field.get(f)
             if col is None:
-                canon_cols.append(repeat(None))
+                texts.append(repeat("None"))
             elif f in _DATE_FIELDS:
-                canon_cols.append([d.timestamp() if d.__class__ is datetime else None
-                                   for d in col])
+                texts.append([str(d.timestamp()) if d is not None else "None" for d in col])
             else:
-                canon_cols.append(col)
-        canon_rows = zip(*canon_cols, strict=False)
-        has_full_name = FULL_NAME in names
-        n_fields, n_custom = len(names), len(custom_names)
-        template = dict.fromkeys(LEAD_FIELDS)
-        default_created_at = self.default_created_at
-        md5, sha1, fmt = _md5, hashlib.sha1, _CANON_FORMAT
-        records: list[dict] = []
-        headers = self.headers
+                texts.append(list(map(str, col)))
+        canon = list(map("\x1f".join, zip(*texts)))
+        if custom_cols:
+            pairs = [[None if v is None else f"{name}={v}" for v in col]
+                     for name, col in zip(custom_names, custom_cols, strict=True)]
+            tails = ["\x1f".join(filter(None, t)) for t in zip(*pairs)]
+            canon = [f"{c}\x1e{t}" if t else c for c, t in zip(canon, tails, strict=True)]
+            customs = [{k: v for k, v in zip(custom_names, t) if v is not None}
+                       for t in zip(*custom_cols)]
+        else:
+            customs = [{} for _ in range(n)]
+        data = [c.encode("utf-8", "surrogatepass") for c in canon]
+        md5, sha1 = _md5, hashlib.sha1
+        hashes = [md5(d).hexdigest() for d in data]
+        ext = by_field.get("external_id") or repeat(None)
+        email = by_field.get("email") or repeat(None)
+        keys = [f"ext:{e}" if e else f"email:{m}" if m else "row:" + sha1(d).hexdigest()[:32]
+                for e, m, d in zip(ext, email, data)]
+        fields = dict(by_field)
+        created = fields.get("created_at")
+        fields["created_at"] = ([default] * n if created is None
+                                else [d if d is not None else default for d in created])
+        return LeadBatch(fields, customs, keys, hashes)
 
-        for pos, (row_number, vals, cvals, canon) in enumerate(
-            zip(numbers, field_rows, custom_rows, canon_rows, strict=False)
-        ):
-            if vals.count(None) == n_fields and cvals.count(None) == n_custom:
+    def _kept(self, numbers: list[int], cells_list: list[list[str]], by_field: dict[str, list],
+              custom_cols: list[list], full: list | None, errors: dict[int, list[_Err]],
+              rejects: list[Reject]) -> list[int] | None:
+        """Positions of the rows to store (None: all of them); blank rows are skipped,
+        rows with field errors or nothing to identify the lead are added to ``rejects``."""
+        n = len(numbers)
+        ident_cols = [by_field[f] for f in _IDENTITY if f in by_field]
+        ident = list(map(any, zip(*ident_cols))) if ident_cols else [False] * n
+        if not errors and all(ident):
+            return None
+        every = [*by_field.values(), *custom_cols, *([full] if full is not None else [])]
+        headers = self.headers
+        keep: list[int] = []
+        for pos in range(n):
+            identified = ident[pos]
+            if not identified and all(col[pos] is None for col in every):
                 continue  # blank (or placeholders only)
             if errors and pos in errors:
-                rejects.append(_reject_from(row_number, errors[pos],
+                rejects.append(_reject_from(numbers[pos], errors[pos],
                                             _raw(headers, cells_list[pos])))
-                continue
-            rec = template.copy()
-            rec.update(zip(names, vals, strict=False))
-            if has_full_name:
-                full_name = rec.pop(FULL_NAME)
-                if full_name is not None and (rec["first_name"] is None
-                                              or rec["last_name"] is None):
-                    first, last = split_full_name(full_name)  # type: ignore[arg-type]
-                    if rec["first_name"] is None:
-                        rec["first_name"] = first
-                    if rec["last_name"] is None:
-                        rec["last_name"] = last
-                    patched = list(canon)
-                    patched[_FIRST_AT] = rec["first_name"]
-                    patched[_LAST_AT] = rec["last_name"]
-                    canon = tuple(patched)
-            ext = rec["external_id"]
-            email = rec["email"]
-            if not (ext or email or rec["first_name"] or rec["last_name"]
-                    or rec["company_name"]):
+            elif not identified:
                 rejects.append(Reject(
-                    row_number, None,
+                    numbers[pos], None,
                     "row has no email, external id, name or company to identify the lead",
                     _raw(headers, cells_list[pos])))
-                continue
-            canonical = fmt % canon
-            if n_custom:
-                custom = {k: v for k, v in zip(custom_names, cvals, strict=False) if v is not None}
-                if custom:
-                    canonical += "\x1e" + "\x1f".join(map("=".join, custom.items()))
             else:
-                custom = {}
-            data = canonical.encode("utf-8", "surrogatepass")
-            if ext:
-                key = f"ext:{ext}"
-            elif email:
-                key = f"email:{email}"
-            else:
-                key = "row:" + sha1(data).hexdigest()[:32]
-            if rec["created_at"] is None:
-                rec["created_at"] = default_created_at
-            rec["custom"] = custom
-            rec["dedupe_key"] = key
-            rec["content_hash"] = md5(data).hexdigest()
-            records.append(rec)
-        if len(rejects) > 1:
-            rejects.sort(key=attrgetter("row_number"))
-        return records, rejects
+                keep.append(pos)
+        return keep
 
 
 _COERCERS: dict[tuple, tuple[list[str], _Coercer]] = {}
@@ -518,6 +719,21 @@ def _coercer_for(kind: str, headers: list[str], mapping: dict[str, str],
     return coercer
 
 
+def coerce_lead_batch(
+    rows: Sequence[tuple[int, list[str]]],
+    headers: list[str],
+    mapping: dict[str, str],
+    *,
+    default_created_at: datetime,
+    date_order: DateOrder = "auto",
+    naive_tz: tzinfo = UTC,
+) -> tuple[LeadBatch, list[Reject]]:
+    """:func:`coerce_lead_rows`, with the records as one column-wise :class:`LeadBatch`."""
+    coercer = _coercer_for("lead", headers, mapping, default_created_at=default_created_at,
+                           date_order=date_order, naive_tz=naive_tz)
+    return coercer.batch(rows)  # type: ignore[attr-defined]
+
+
 def coerce_lead_rows(
     rows: Sequence[tuple[int, list[str]]],
     headers: list[str],
@@ -533,15 +749,15 @@ def coerce_lead_rows(
     reader's ``headers``) so caches and the day-first decision carry over between chunks,
     or hold a :class:`LeadCoercer` yourself. Rejects come back in row order.
     """
-    coercer = _coercer_for("lead", headers, mapping, default_created_at=default_created_at,
-                           date_order=date_order, naive_tz=naive_tz)
-    return coercer(rows)  # type: ignore[operator]
+    batch, rejects = coerce_lead_batch(rows, headers, mapping,
+                                       default_created_at=default_created_at,
+                                       date_order=date_order, naive_tz=naive_tz)
+    return batch.records(), rejects
 
 
 # --------------------------------------------------------------------------------------
 # Activities
 # --------------------------------------------------------------------------------------
-
 
 
 def _activity_type_routine(header: str) -> Callable[[str], object]:
@@ -552,25 +768,30 @@ def _activity_type_routine(header: str) -> Callable[[str], object]:
         kind, known = normalize_activity_type(c)
         return (kind, None if known else _one_line(c))
 
-    return _cached(run)
+    return run
 
 
 def _activity_column(i: int, header: str, target: str, order: DateOrder, tz: tzinfo) -> _Column:
     if target not in ACTIVITY_TARGETS:
         raise InvalidInput(f"Column '{header}' is mapped to unknown field '{target}'.")
     if target == "activity_date":
-        return _Column(i, header, target, date=_DateColumn(target, header, order, tz))
+        date = _DateColumn(target, header, order, tz)
+        return _Column(i, header, target, date._parsers[False].routine, date=date)
     if target == "lead_email":
-        return _Column(i, header, target, routine=_parse_routine(target, header, parse_email))
+        routine = _parse_routine(target, header, parse_email)
+        return _Column(i, header, target, routine,
+                       vector=lambda values: _plain_emails(values, routine))
     if target == "activity_type":
-        return _Column(i, header, target, routine=_activity_type_routine(header))
+        routine = _activity_type_routine(header)
+        return _Column(i, header, target, routine, memo=_Memo(routine))
     if target == "description":
-        return _Column(i, header, target, routine=_text_routine(target, header, 0, False))
+        return _text_column(i, header, target, target, 0, False)
     if target == "lead_id":
-        return _Column(i, header, target, routine=_text_routine(target, header, 200))
-    limit = _ACTIVITY_LENGTHS.get(target, 0) if target == "source" else 200
-    routine = _text_routine(target, header, limit)
-    return _Column(i, header, target, routine=_cached(routine) if target == "source" else routine)
+        return _text_column(i, header, target, target, 200)
+    if target == "source":
+        return _text_column(i, header, target, target, _ACTIVITY_LENGTHS.get(target, 0),
+                            memo=True)
+    return _text_column(i, header, target, target, 200)
 
 
 class ActivityCoercer(_Coercer):

@@ -12,7 +12,7 @@ from sqlalchemy import (Select, Text, and_, case, delete, func, literal_column, 
                         update)
 from sqlalchemy.orm import Session
 
-from leadrank.bulk import bulk_insert, bulk_update
+from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update
 from leadrank.errors import InvalidInput
 from leadrank.leads.filters import SORTABLE, LeadFilters, LeadSort
 from leadrank.models import LEAD_FIELDS, Activity, Lead, ScoreHistory
@@ -337,6 +337,11 @@ class LeadRepository:
     # --- writes -------------------------------------------------------------------------
     def insert_leads(self, rows: list[dict]) -> None:
         bulk_insert(self.session, Lead.__table__, rows)
+
+    def insert_lead_columns(self, columns: dict[str, Sequence], constants: dict[str, object]) -> None:
+        """Insert new leads given column by column (``constants``: one value for every row).
+        Their ids are new and time-ordered, so the inserts append to the indexes."""
+        bulk_insert_columns(self.session, Lead.__table__, columns, constants, new_ids="id")
 
     def update_leads(self, rows: list[dict]) -> None:
         """Bulk update by primary key (each dict has ``id`` and the columns to set)."""
