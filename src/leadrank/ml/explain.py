@@ -447,14 +447,14 @@ class ExplanationBatch:
                     cols = size[:, idx[0]:idx[-1] + 1] if contiguous else size[:, idx]
                     feature_mat[:, gi] = names[np.asarray(idx)[np.argmax(cols, axis=1)]]
         lead_ids = _jsonable_list(self.lead_ids)
+        group_names = self._group_names(order)
         scores, probs, grades, ups, downs, actions = self._lead_columns()
         base_points = float(self.base_points)
         with _gc_paused():
             contributions = [
                 {"group": g, "feature": f, "label": lab, "value": v, "points": p, "log_odds": lo, "text": t}
-                for g, f, lab, v, p, lo, t in zip(self._group_names()[order].ravel().tolist(), in_order(feature_mat),
-                                                   labels, values, in_order(self.points), in_order(self.log_odds),
-                                                   texts)
+                for g, f, lab, v, p, lo, t in zip(group_names, in_order(feature_mat), labels, values,
+                                                   in_order(self.points), in_order(self.log_odds), texts)
             ]
             return [{
                 "lead_id": lead_ids[i], "score": scores[i], "probability": probs[i], "grade": grades[i],
@@ -485,19 +485,19 @@ class ExplanationBatch:
             labels, values = _labels_in_order(label_ids, table, cells), value_mat.ravel()[cells].tolist()
         points = _round_like_python(self.points, 5).ravel()[cells].tolist()
         log_odds = _round_like_python(self.log_odds, 6).tolist()
-        groups = list(self.groups)
+        groups, group_names = list(self.groups), self._group_names(order)
         base_logit = float(self.base_logit)
         scores, probs, grades, ups, downs, actions = self._lead_columns()
         base_points = float(self.base_points)
         with _gc_paused():
             contributions = [{"group": g, "label": lab, "value": v, "points": p}
-                             for g, lab, v, p in zip(self._group_names()[order].ravel().tolist(), labels, values,
-                                                     points)]
+                             for g, lab, v, p in zip(group_names, labels, values, points)]
             return [{
                 "score": scores[i], "probability": probs[i], "grade": grades[i], "base_points": base_points,
                 "reasons_up": ups[i], "reasons_down": downs[i], "next_action": actions[i],
                 "contributions": contributions[i * G:(i + 1) * G],
-                "model": {"base_logit": base_logit, "version": model_version, "log_odds": dict(zip(groups, log_odds[i]))},
+                "model": {"base_logit": base_logit, "version": model_version,
+                          "log_odds": dict(zip(groups, log_odds[i]))},
                 "stored": STORED_FORM,
             } for i in range(n)]
 
@@ -509,10 +509,11 @@ class ExplanationBatch:
         order = np.argsort(-np.abs(self.points), axis=1, kind="stable")
         return order, (order + (np.arange(n) * G)[:, None]).ravel()
 
-    def _group_names(self) -> np.ndarray:
+    def _group_names(self, order: np.ndarray) -> list[str]:
+        """Each cell's group name, in :meth:`_cell_order`'s order."""
         names = np.empty(len(self.groups), dtype=object)
         names[:] = list(self.groups)
-        return names
+        return names[order].ravel().tolist()
 
     def _described(self, *, short_values: bool) -> tuple[np.ndarray, list[str | None], np.ndarray]:
         """(label ids n x G into one table of labels, the table, JSON-ready values n x G); with
