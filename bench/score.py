@@ -10,8 +10,12 @@ floor) it prints, over the same leads in chunks of ``--chunk`` (as a scoring job
 * scores: the full pipeline (point-in-time features + predict + calibration),
 * scores + reasons: ``explain_batch`` with top-5 reasons up and down and the next action,
 * stored explanations: what a scoring job computes per chunk of ``--job-chunk`` leads before
-  writing it, ``explain_batch(keep_features=True)`` then ``to_dicts()`` (one dict per lead with
-  every column's contribution); the ``to_dicts`` share is shown on its own line,
+  writing it when no scoring configuration shapes the scores, ``explain_batch()`` then
+  ``to_stored(version)`` (the lean stored dict per lead); the ``to_stored`` share on its own line,
+* the former job path, for comparison: ``explain_batch(keep_features=True)``, ``to_dicts()`` (the
+  full dict with every column's contribution), the hooks' ``model`` block and
+  ``scoring.stored.compact``; the ``to_dicts`` and block + compact shares on their own lines
+  (the dicts both paths store are equal: tests/ml/test_explain_stored.py),
 * peak memory (max RSS of the process, which also holds the generated data).
 
 Wall seconds and CPU seconds (``time.process_time``) are both shown: the 2-core box is shared, and
@@ -98,21 +102,47 @@ def measure(model, parts, as_of, n: int, job_chunk: int, dicts: bool) -> dict[st
                       b.next_action[0])
     del b
     if dicts:
-        job = Timer()
-        job.wall = job.cpu = 0.0
-        as_dicts = Timer()
-        as_dicts.wall = as_dicts.cpu = 0.0
+        from leadrank.customize.engine import Contributions
+        from leadrank.scoring.stored import compact
+
+        def former(b, version: str) -> list[dict]:  # noqa: ANN001
+            """customize.hooks.configure_scores without a configuration, then compact (no database)."""
+            c = Contributions.from_model(b.groups, b.log_odds, b.base_logit)
+            out = []
+            for i, exp in enumerate(full):
+                exp["model"] = {"base_logit": float(c.base_logit[i]), "names": c.names, "categories": c.categories,
+                                "log_odds": [float(v) for v in c.log_odds[i]], "version": version}
+                out.append(compact({**exp, "score_kind": "model"}))
+            return out
+
+        acc = {k: [0.0, 0.0] for k in ("job", "stored", "former", "dicts", "compact")}
+
+        def add(key: str, *timers: Timer) -> None:
+            acc[key][0] += sum(t.wall for t in timers)
+            acc[key][1] += sum(t.cpu for t in timers)
+
+        version = "00000000-0000-0000-0000-000000000001"
         for L, A in parts:
             for jl, ja in chunks(L, A, job_chunk):  # the job's own chunks (loading: not timed)
                 with Timer() as t:
+                    b = model.explain_batch(jl, ja, as_of=as_of, top=5)
+                with Timer() as d:
+                    lean = b.to_stored(version)
+                add("job", t, d)
+                add("stored", d)
+                del b, lean
+                with Timer() as t:
                     b = model.explain_batch(jl, ja, as_of=as_of, top=5, keep_features=True)
                 with Timer() as d:
-                    stored = b.to_dicts()
-                del b, stored
-                job.wall, job.cpu = job.wall + t.wall + d.wall, job.cpu + t.cpu + d.cpu
-                as_dicts.wall, as_dicts.cpu = as_dicts.wall + d.wall, as_dicts.cpu + d.cpu
-        out["job_wall"], out["job_cpu"] = job.wall, job.cpu
-        out["dicts_wall"], out["dicts_cpu"] = as_dicts.wall, as_dicts.cpu
+                    full = b.to_dicts()
+                with Timer() as c:
+                    lean = former(b, version)
+                add("former", t, d, c)
+                add("dicts", d)
+                add("compact", c)
+                del b, full, lean
+        for key, (wall, cpu) in acc.items():
+            out[f"{key}_wall"], out[f"{key}_cpu"] = wall, cpu
     out["peak_mb"] = peak_mb()
     return out
 
@@ -153,7 +183,9 @@ def main() -> None:
         rows = [("floor: model predict alone", "floor"), ("features alone", "features"),
                 ("scores (features + predict)", "scores"), ("scores + top-5 reasons + action", "reasons")]
         if not args.no_dicts:
-            rows += [(f"stored explanations ({args.job_chunk:,}/chunk)", "job"), ("  of which to_dicts", "dicts")]
+            rows += [(f"stored explanations ({args.job_chunk:,}/chunk)", "job"), ("  of which to_stored", "stored"),
+                     ("former: + to_dicts + compact", "former"), ("  of which to_dicts", "dicts"),
+                     ("  of which model block + compact", "compact")]
         for what, key in rows:
             w, c = n / r[f"{key}_wall"], n / r[f"{key}_cpu"]
             print(f"{label:<34}{what:<34}{w:>14,.0f}{c:>13,.0f}{floor / c:>14.1f}x{1e6 / c:>10.1f}")
