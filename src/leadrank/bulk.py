@@ -190,20 +190,23 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict], columns: S
 
 
 def bulk_update(session: Session, table: Table, rows: Sequence[dict], columns: Sequence[str],
-                key: str = "id") -> None:
-    """Set ``columns`` on the rows identified by ``key`` (every row has every column)."""
+                key: str = "id", *, match: dict[str, object] | None = None) -> None:
+    """Set ``columns`` on the rows identified by ``key`` (every row has every column); with
+    ``match``, only on rows whose columns still hold those values (a guard against a newer
+    write of the same rows)."""
     if not rows:
         return
+    match = match or {}
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
         conn = _raw_connection(session)
         temp = f"_bulk_{uuid.uuid4().hex[:12]}"
         all_cols = [key, *columns]
+        quoted = ", ".join(f'"{c}"' for c in all_cols)
         with conn.cursor() as cur:
-            cur.execute(f'CREATE TEMP TABLE "{temp}" ON COMMIT DROP AS '
-                        f'SELECT {", ".join(chr(34) + c + chr(34) for c in all_cols)} FROM "{table.name}" LIMIT 0')
+            cur.execute(f'CREATE TEMP TABLE "{temp}" ON COMMIT DROP AS SELECT {quoted} FROM "{table.name}" LIMIT 0')
             json_cols = _json_columns(table, all_cols)
-            with cur.copy(f'COPY "{temp}" ({", ".join(chr(34) + c + chr(34) for c in all_cols)}) FROM STDIN') as copy:
+            with cur.copy(f'COPY "{temp}" ({quoted}) FROM STDIN') as copy:
                 for row in rows:
                     values = [row.get(c) for c in all_cols]
                     for i in json_cols:
@@ -211,10 +214,14 @@ def bulk_update(session: Session, table: Table, rows: Sequence[dict], columns: S
                             values[i] = _dumps(values[i])
                     copy.write_row(values)
             sets = ", ".join(f'"{c}" = t."{c}"' for c in columns)
-            cur.execute(f'UPDATE "{table.name}" AS x SET {sets} FROM "{temp}" AS t WHERE x."{key}" = t."{key}"')
+            guard = "".join(f' AND x."{c}" = %s' for c in match)
+            cur.execute(f'UPDATE "{table.name}" AS x SET {sets} FROM "{temp}" AS t WHERE x."{key}" = t."{key}"{guard}',
+                        list(match.values()) or None)
             cur.execute(f'DROP TABLE "{temp}"')
         return
-    values = _sqlite_rows(table, [*columns, key], rows, dialect)
+    match_values = _sqlite_rows(table, list(match), [match], dialect)[0] if match else ()
+    values = [(*v, *match_values) for v in _sqlite_rows(table, [*columns, key], rows, dialect)]
     sets = ", ".join(f'"{c}" = ?' for c in columns)
+    guard = "".join(f' AND "{c}" = ?' for c in match)
     raw = session.connection().connection.driver_connection
-    raw.executemany(f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?', values)
+    raw.executemany(f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?{guard}', values)
