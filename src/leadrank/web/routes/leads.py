@@ -182,7 +182,7 @@ def lead_detail(lead_id: uuid.UUID, request: Request, web: WebDep) -> Response:
     activities = list(repo.activities(lead.id, limit=200))
     bd = breakdown(lead.explanation, lead.score, lead.conversion_probability, lead.score_kind)
     chart = None
-    if bd is not None:
+    if bd is not None and not bd.pending:
         chart = waterfall(bd.shown_base, bd.chart_steps(), bd.shown_score,
                           title=f"How the score of {bd.shown_score} is built",
                           desc=f"Starting from {bd.shown_base} points, each factor adds or removes points; "
