@@ -454,6 +454,15 @@ def test_lead_page_explains_the_score_in_a_chart_and_sentences_that_add_up(clien
     assert "vp@a.com" in text and "SOFTWARE" not in text  # every field, as stored
 
 
+def test_lead_page_says_reasons_are_on_their_way_between_the_two_scoring_passes(client, web_user) -> None:  # noqa: ANN001
+    lead_id = add_lead(web_user.workspace_id, "fresh@a.com", score=57.0, grade="B", explanation_=None)
+    sign_in(client, web_user)
+    html = client.get(f"/leads/{lead_id}", headers=HTML).text
+    text = texts(html)
+    assert "57" in text and "The reasons behind this score are being written" in text
+    assert "chart-waterfall" not in html and "A typical lead starts at" not in text
+
+
 def test_more_like_this_lists_the_engines_neighbours(client, web_user, scored, monkeypatch) -> None:  # noqa: ANN001
     from leadrank.similarity import service as similarity
 
