@@ -34,9 +34,19 @@ def top_reason(explanation: dict[str, Any] | None) -> str | None:
     return reasons[0] if reasons else None
 
 
+# A list row carries the strongest reasons, not all ~30 data points: a full set is ~3 KB per
+# lead, as much again as the explanation to write, and 150 KB on a page of 50 leads. The
+# lead itself (GET /leads/{id}, or explain=true) has them all.
+LIST_INSIGHTS = 10
+
+
 def list_columns(explanation: dict[str, Any] | None) -> dict[str, str | None]:
     """``{"top_reason", "insights"}`` to write next to ``explanation`` (the same row, the same
-    statement): the insights as the API's JSON text, ``None`` without an explanation."""
+    statement): the strongest :data:`LIST_INSIGHTS` insights and the next step as the API's
+    JSON text, ``None`` without an explanation."""
     if not explanation:
         return {"top_reason": None, "insights": None}
-    return {"top_reason": top_reason(explanation), "insights": orjson.dumps(insights(explanation)).decode()}
+    rows = insights(explanation)
+    reasons = [r for r in rows if r["direction"] != "action"][:LIST_INSIGHTS]
+    return {"top_reason": top_reason(explanation),
+            "insights": orjson.dumps(reasons + [r for r in rows if r["direction"] == "action"]).decode()}
