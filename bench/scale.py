@@ -226,12 +226,13 @@ def pad_workspace(ws: uuid.UUID, target: int) -> int:
         raise SystemExit("no scored lead to copy explanations from")
     # What a list row shows (first reason, insights) is written with the explanation, as the
     # scoring jobs write it, when the schema has those columns.
-    list_cols = [c for c in ("top_reason", "insights") if c in table.c]
+    # (from the scored lead when the scoring job wrote them, else computed as it would).
+    list_cols = [c for c in ("top_reason", "insights") if c in table.c and c not in SCORE_COLUMNS]
     for row in scored:
-        if list_cols:
+        if "insights" in table.c and row.get("insights") is None:
             from leadrank.leads.insights import list_columns
 
-            row.update({k: v for k, v in list_columns(row["explanation"]).items() if k in list_cols})
+            row.update(list_columns(row["explanation"]))
         row["explanation"] = json_dumps(row["explanation"])
     missing = target - have
     rng = random.Random(5)
