@@ -133,18 +133,18 @@ def _copy_text_plan(table: Table, columns: Mapping[str, Sequence], constants: Ma
 
 def bulk_insert_columns(session: Session, table: Table, columns: Mapping[str, Sequence],
                         constants: Mapping[str, object] | None = None, *,
-                        new_ids: str | None = None) -> None:
+                        new_ids: str | None = None) -> list[str]:
     """Insert rows given column by column (every sequence the same length), plus columns
     that hold one value for every row, plus (``new_ids``) a UUID column filled with new
     :func:`ordered_id_texts`. No per-row dicts: on PostgreSQL the COPY text is formatted a
     column at a time and sent in blocks; on SQLite the values are converted a column at a
-    time and fed to ``executemany``."""
+    time and fed to ``executemany``. Returns the new ids (32 hex digits each), if any."""
     constants = dict(constants or {})
     if not columns:
-        return
+        return []
     n = len(next(iter(columns.values())))
     if n == 0:
-        return
+        return []
     ids = {new_ids: ordered_id_texts(n)} if new_ids else {}
     names = [*ids, *columns, *constants]
     col_sql = ", ".join(f'"{c}"' for c in names)
@@ -158,7 +158,7 @@ def bulk_insert_columns(session: Session, table: Table, columns: Mapping[str, Se
         raw = _raw_connection(session)
         placeholders = ", ".join("?" for _ in names)
         raw.executemany(f'INSERT INTO "{table.name}" ({col_sql}) VALUES ({placeholders})', zip(*values))
-        return
+        return ids.get(new_ids, []) if new_ids else []
     conn = _raw_connection(session)
     kinds = _copy_text_plan(table, columns, constants)
     with conn.cursor() as cur, cur.copy(f'COPY "{table.name}" ({col_sql}) FROM STDIN') as copy:
@@ -171,7 +171,7 @@ def bulk_insert_columns(session: Session, table: Table, columns: Mapping[str, Se
                     if values[i] is not None:
                         values[i] = _dumps(values[i])
                 copy.write_row(values)
-            return
+            return ids.get(new_ids, []) if new_ids else []
         width = len(columns)
         fixed_texts = [repeat(_copy_texts(k, [v])[0])
                        for k, v in zip(kinds[width:], constants.values(), strict=True)]
@@ -180,6 +180,7 @@ def bulk_insert_columns(session: Session, table: Table, columns: Mapping[str, Se
             block = [_copy_texts(k, v[start:end]) for k, v in zip(kinds, columns.values(), strict=False)]
             lines = map("\t".join, zip(*(v[start:end] for v in ids.values()), *block, *fixed_texts))
             copy.write("\n".join(lines) + "\n")
+    return ids.get(new_ids, []) if new_ids else []
 
 
 def bulk_insert(session: Session, table: Table, rows: Sequence[dict], columns: Sequence[str] | None = None) -> None:

@@ -197,9 +197,16 @@ def _job(job_id: uuid.UUID):  # noqa: ANN202
 
 
 def _wait_finished(cluster: Cluster, job_id: uuid.UUID, timeout: float = 120):  # noqa: ANN202
+    """The job, once it ended; for a scoring job, once its reasons pass ended too."""
     wait_for(lambda: _job(job_id).status in ("done", "failed"), timeout=timeout, interval=0.25,
              what=f"job {job_id} to finish", on_timeout=cluster.workers.tails)
-    return _job(job_id)
+    job = _job(job_id)
+    explain_id = (job.result or {}).get("explain_job_id")
+    if explain_id:
+        wait_for(lambda: _job(uuid.UUID(explain_id)).status in ("done", "failed"), timeout=timeout, interval=0.25,
+                 what=f"the reasons pass {explain_id} to finish", on_timeout=cluster.workers.tails)
+        assert _job(uuid.UUID(explain_id)).status == "done", _job(uuid.UUID(explain_id)).error
+    return job
 
 
 def _chunks(job_id: uuid.UUID) -> list:
@@ -276,6 +283,7 @@ def test_two_workers_give_exactly_the_in_process_scores(cluster: Cluster, worker
         # As in `leadrank worker`: one BLAS thread, so sums run in the same order.
         with threadpool_limits(limits=1):
             assert run_job(local_job) == "done"
+            assert run_job(uuid.UUID(_job(local_job).result["explain_job_id"])) == "done"  # the reasons pass
     finally:
         set_runner(RedisRunner(REDIS_URL))
     expected = _scores(cluster.workspace_id)

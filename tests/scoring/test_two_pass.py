@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from leadrank.db import session_scope
 
@@ -125,3 +125,55 @@ def test_scores_then_reasons_and_a_newer_scoring_wins(env, tenant, trained):  # 
         assert all(c["text"].startswith(c["label"]) for c in exp["contributions"])
         assert exp["model"]["log_odds"] and exp["reasons_up"] + exp["reasons_down"]
         assert scored_at.date() == (date(2026, 10, 5) if lead_id in newer else date(2026, 10, 2))
+
+
+def test_an_upload_stores_new_leads_scored_and_the_job_adds_their_reasons(env, tenant, trained, tmp_path):  # noqa: ANN001
+    from leadrank.demo.generator import generate_leads
+    from leadrank.ingest.service import start_upload
+    from leadrank.jobs.runner import set_runner
+    from leadrank.jobs.service import create_job, run_job
+    from leadrank.models import Job, ScoreHistory
+    from leadrank.scoring.stored import expand
+
+    _setup(tenant.workspace_id, trained)  # the active model (and 300 leads scored the usual way)
+    frame = generate_leads(400, seed=12, with_outcomes=0.0, start=date(2026, 7, 1), end=date(2026, 9, 1))
+    path = tmp_path / "new.csv"
+    frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_csv(path, index=False)
+    set_runner(_Hold())
+    with session_scope() as session:
+        upload = start_upload(session, tenant.workspace_id, path, filename="new.csv")
+        upload_id, uploaded_at = upload.id, upload.created_at
+    assert run_job(upload_id) == "done"
+
+    from leadrank.models import Lead
+
+    with session_scope() as session:
+        rows = session.execute(select(Lead.id, Lead.score, Lead.grade, Lead.scored_at, Lead.explanation).where(
+            Lead.upload_job_id == upload_id)).all()
+        history = session.scalar(select(func.count()).select_from(ScoreHistory).where(
+            ScoreHistory.lead_id.in_([r.id for r in rows])))
+        score_job = session.scalars(select(Job).where(Job.workspace_id == tenant.workspace_id,
+                                                      Job.kind == "scoring.score", Job.status == "queued")).one()
+    assert len(rows) == 400 and history == 400
+    assert all(r.score is not None and r.grade and r.explanation is None and r.scored_at == uploaded_at for r in rows)
+    inline = {r.id: r.score for r in rows}
+
+    assert run_job(score_job.id) == "done"
+    with session_scope() as session:
+        result = session.get(Job, score_job.id).result
+    assert result["scored"] == 400
+    assert run_job(uuid.UUID(result["explain_job_id"])) == "done"
+    after = _leads(tenant.workspace_id)
+    for lead_id, score in inline.items():
+        stored_score, grade, stored, _ = after[lead_id]
+        exp = expand(stored)
+        assert stored_score == score, "the job gave the reasons, not a second score"
+        assert exp["base_points"] + sum(c["points"] for c in exp["contributions"]) == pytest.approx(score, abs=1e-3)
+
+    # The same leads scored the usual way, at the same time, get the same scores.
+    with session_scope() as session:
+        again = create_job(session, tenant.workspace_id, "scoring.score", {
+            "lead_ids": [str(i) for i in inline], "as_of": uploaded_at.isoformat()}).id
+    assert run_job(again) == "done"
+    rescored = _leads(tenant.workspace_id)
+    assert all(rescored[i][0] == pytest.approx(s, abs=1e-4) for i, s in inline.items())

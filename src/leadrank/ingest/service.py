@@ -139,9 +139,10 @@ def start_upload(session: Session, workspace_id: uuid.UUID, path: Path, *, filen
 # --- the chunk writers (called by the job, inside its per-chunk transaction) ---------------
 
 def write_lead_chunk(session: Session, workspace_id: uuid.UUID, job_id: uuid.UUID,
-                     batch: LeadBatch, now: datetime) -> dict[str, int]:
+                     batch: LeadBatch, now: datetime, *, score_as_of: datetime | None = None) -> dict[str, int]:
     """Insert new leads, update changed ones, leave identical ones alone. Returns counts
-    (``changed``: the leads inserted or updated, which need scoring)."""
+    (``changed``: the leads inserted or updated, which need scoring). With ``score_as_of``
+    new leads are stored scored (see :func:`leadrank.scoring.service.score_new_leads`)."""
     repo = LeadRepository(session)
     keys, hashes = batch.dedupe_key, batch.content_hash
     by_key = dict(zip(keys, range(len(keys))))  # key -> its last row: a later row in the file wins
@@ -161,7 +162,7 @@ def write_lead_chunk(session: Session, workspace_id: uuid.UUID, job_id: uuid.UUI
                 updates.append(_update_row(batch.record(pos), found[0], job_id, now))
     if updates:
         _merge_custom(repo, workspace_id, updates)
-    created = _insert_new(repo, workspace_id, job_id, batch, inserts, now)
+    created = _insert_new(repo, workspace_id, job_id, batch, inserts, now, score_as_of)
     repo.update_leads(updates)
     return {
         "created": created,
@@ -184,12 +185,20 @@ def _update_row(rec: dict, lead_id: uuid.UUID, job_id: uuid.UUID, now: datetime)
 
 
 def _insert_new(repo: LeadRepository, workspace_id: uuid.UUID, job_id: uuid.UUID, batch: LeadBatch,
-                positions: list[int] | None, now: datetime) -> int:
-    """Insert the batch's rows at ``positions`` (None: all) as new leads."""
+                positions: list[int] | None, now: datetime, score_as_of: datetime | None) -> int:
+    """Insert the batch's rows at ``positions`` (None: all) as new leads; with ``score_as_of``,
+    already scored by the active model when it can (one write per lead instead of two)."""
+    from leadrank.scoring.repository import ScoringRepository
+    from leadrank.scoring.service import score_new_leads
+
     columns, constants = new_lead_columns(workspace_id, job_id, batch, positions, now)
     if not columns["dedupe_key"]:
         return 0
-    repo.insert_lead_columns(columns, constants)
+    scored = score_as_of is not None and score_new_leads(repo.session, workspace_id, columns, constants,
+                                                         as_of=score_as_of)
+    ids = repo.insert_lead_columns(columns, constants)
+    if scored:
+        ScoringRepository(repo.session).record_new_scores(workspace_id, ids, columns, constants)
     return len(columns["dedupe_key"])
 
 

@@ -7,6 +7,7 @@ import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -122,7 +123,8 @@ def run_upload(ctx: JobContext) -> dict:
                     reject_rows = [_reject_row(r) for r in rejects] + lead_rejects
                     add.update(activities_stored=stored, activities_already_stored=skipped)
                 else:
-                    counts = write_lead_chunk(session, ctx.workspace_id, ctx.job_id, coerced, utcnow())
+                    counts = write_lead_chunk(session, ctx.workspace_id, ctx.job_id, coerced, utcnow(),
+                                              score_as_of=started)
                     changed += counts.pop("changed")
                     reject_rows = [_reject_row(r) for r in rejects]
                     add.update(counts)
@@ -135,7 +137,7 @@ def run_upload(ctx: JobContext) -> dict:
     result["kind"] = kind
     if result["rows_read"] == 0 and start_row == 2:
         raise InvalidInput("the file has a header but no data rows")
-    _after_upload(ctx, kind, changed)
+    _after_upload(ctx, kind, changed, started)
     return result
 
 
@@ -145,10 +147,11 @@ def _reject_row(reject) -> dict:  # noqa: ANN001 - ingest.validate.Reject
             "raw": data.get("raw") or {}}
 
 
-def _after_upload(ctx: JobContext, kind: str, changed: int) -> None:
-    """New or changed leads get scored (and embedded) by follow-up jobs."""
+def _after_upload(ctx: JobContext, kind: str, changed: int, started: datetime) -> None:
+    """Changed leads get scored, new ones their reasons (they were stored scored when a model
+    was active), and all are embedded, by follow-up jobs."""
     from leadrank.scoring.service import schedule_after_upload
 
     with session_scope() as session:
         schedule_after_upload(session, ctx.workspace_id, kind=kind, lead_count=changed,
-                              upload_job_id=ctx.job_id)
+                              upload_job_id=ctx.job_id, scored_as_of=started)

@@ -338,10 +338,11 @@ class LeadRepository:
     def insert_leads(self, rows: list[dict]) -> None:
         bulk_insert(self.session, Lead.__table__, rows)
 
-    def insert_lead_columns(self, columns: dict[str, Sequence], constants: dict[str, object]) -> None:
+    def insert_lead_columns(self, columns: dict[str, Sequence], constants: dict[str, object]) -> list[str]:
         """Insert new leads given column by column (``constants``: one value for every row).
-        Their ids are new and time-ordered, so the inserts append to the indexes."""
-        bulk_insert_columns(self.session, Lead.__table__, columns, constants, new_ids="id")
+        Their ids are new and time-ordered, so the inserts append to the indexes. Returns
+        the ids (32 hex digits each)."""
+        return bulk_insert_columns(self.session, Lead.__table__, columns, constants, new_ids="id")
 
     def update_leads(self, rows: list[dict]) -> None:
         """Bulk update by primary key (each dict has ``id`` and the columns to set)."""

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from leadrank.bulk import bulk_insert, bulk_update
+from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update
 from leadrank.leads.insights import list_columns
 from leadrank.models import LEAD_FIELDS, Activity, Lead, ModelVersion, ScoreHistory, Workspace
 
@@ -192,6 +192,15 @@ class ScoringRepository:
              "score_kind": r["score_kind"], "probability": r["conversion_probability"], "score": r["score"],
              "grade": r["grade"], "scored_at": r["scored_at"]} for r in rows
         ])
+
+    def record_new_scores(self, workspace_id: uuid.UUID, lead_ids: Sequence[str], columns: dict[str, list],
+                          constants: dict[str, object]) -> None:
+        """Score history rows for leads inserted already scored (ids as 32 hex digits)."""
+        bulk_insert_columns(self.session, ScoreHistory.__table__, {
+            "lead_id": [uuid.UUID(i) for i in lead_ids], "probability": columns["conversion_probability"],
+            "score": columns["score"], "grade": columns["grade"],
+        }, {"workspace_id": workspace_id, "model_version_id": constants["model_version_id"],
+            "score_kind": constants["score_kind"], "scored_at": constants["scored_at"]})
 
     def scored_by(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID], version_id: uuid.UUID,
                   scored_at: datetime) -> list[uuid.UUID]:

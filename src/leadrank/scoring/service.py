@@ -11,6 +11,7 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from leadrank.customize import hooks as customize_hooks
@@ -19,7 +20,7 @@ from leadrank.jobs.service import create_job
 from leadrank.models import Job, ModelVersion
 from leadrank.models.base import utcnow
 from leadrank.scoring import stored as stored_explanation
-from leadrank.scoring.repository import ScoringRepository
+from leadrank.scoring.repository import FRAME_COLUMNS, ScoringRepository, leads_frame
 from leadrank.similarity import coldstart
 from leadrank.similarity import service as similarity
 
@@ -125,16 +126,53 @@ def request_rescore(session: Session, workspace_id: uuid.UUID, lead_ids: list[uu
 
 
 def schedule_after_upload(session: Session, workspace_id: uuid.UUID, *, kind: str, lead_count: int,
-                          upload_job_id: uuid.UUID) -> Job | None:
+                          upload_job_id: uuid.UUID, scored_as_of: datetime | None = None) -> Job | None:
     """After an upload: rescore what changed (activities change every affected lead's
-    engagement, so an activity upload rescores the workspace)."""
+    engagement, so an activity upload rescores the workspace). New leads the upload scored as
+    it inserted them (``scored_as_of``, :func:`score_new_leads`) only get their reasons."""
     if kind == "leads" and lead_count == 0:
         return None
+    params: dict = {"upload_job_id": str(upload_job_id), "only_upload": kind == "leads"}
     if kind == "leads":
         # Embeddings feed "similar leads" search; a slow or failing provider only delays them.
         create_job(session, workspace_id, "similarity.embed", {"upload_job_id": str(upload_job_id)})
-    return create_job(session, workspace_id, "scoring.score",
-                      {"upload_job_id": str(upload_job_id), "only_upload": kind == "leads"})
+        if scored_as_of is not None:
+            params["scored_as_of"] = scored_as_of.isoformat()
+    return create_job(session, workspace_id, "scoring.score", params)
+
+
+def score_new_leads(session: Session, workspace_id: uuid.UUID, columns: dict[str, list],
+                    constants: dict[str, object], *, as_of: datetime) -> bool:
+    """Score leads an upload is about to insert, given column by column: adds the score
+    columns (and the version, kind and time as constants) so that a new lead is stored
+    scored, with no second write. Their reasons follow in the upload's scoring job. New leads
+    have no activities yet; with a configuration that shapes scores, or a primary ICP (its
+    fit needs the leads' embeddings), the scoring job scores them instead. Returns whether
+    it scored them."""
+    version = active_version(session, workspace_id)
+    if version is None or customize_hooks.shapes_scores(session, workspace_id) \
+            or similarity.primary_icp(session, workspace_id) is not None:
+        return False
+    n = len(columns["dedupe_key"])
+    frame = {"lead_id": [str(i) for i in range(n)]}
+    for name in FRAME_COLUMNS:
+        values = columns.get(name)
+        if values is None and name in constants:
+            values = [constants[name]] * n
+        frame[name] = values if values is not None else [None] * n
+    custom = columns.get("custom") or [{}] * n
+    leads = leads_frame(list(zip(*frame.values(), custom, strict=True)), [*frame, "custom"])
+    model = load_model(version)
+    probability = model.predict_proba(leads, None, as_of=as_of)
+    score = np.round(100.0 * probability, 4)
+    columns["score"] = score.tolist()
+    columns["sort_score"] = columns["score"]
+    columns["conversion_probability"] = probability.tolist()
+    columns["grade"] = [str(g) for g in model.grade_for(100.0 * probability, grade_bands(session, workspace_id))]
+    constants.pop("sort_score", None)
+    constants.update(model_version_id=version.id, score_kind="model", scored_at=as_of)
+    customize_hooks.scores_changed(session, workspace_id)
+    return True
 
 
 # --- training -----------------------------------------------------------------------------------

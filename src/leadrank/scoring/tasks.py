@@ -34,10 +34,17 @@ def plan_scoring(ctx: JobContext) -> list[dict]:
         if ctx.params.get("lead_ids") is not None:
             ids = sorted(uuid.UUID(i) for i in ctx.params["lead_ids"])
         elif ctx.params.get("only_upload") and ctx.params.get("upload_job_id"):
-            ids = list(session.scalars(
-                select(Lead.id).where(Lead.workspace_id == ctx.workspace_id,
-                                      Lead.upload_job_id == uuid.UUID(ctx.params["upload_job_id"]))
-                .order_by(Lead.id)))
+            upload_leads = select(Lead.id).where(Lead.workspace_id == ctx.workspace_id,
+                                                 Lead.upload_job_id == uuid.UUID(ctx.params["upload_job_id"]))
+            ids = list(session.scalars(upload_leads.order_by(Lead.id)))
+            if ctx.params.get("scored_as_of"):
+                # New leads the upload scored as it inserted them: only their reasons are due.
+                pre = _scored_by_upload(session, upload_leads, datetime.fromisoformat(ctx.params["scored_as_of"]))
+                ids = [i for i in ids if i not in pre]
+                ctx.progress["rows_total_estimate"] = len(ids) + len(pre)
+                return [*_id_chunks(ids, version_id, as_of, size),
+                        *(chunk for (vid, when), group in _grouped(pre).items()
+                          for chunk in _id_chunks(group, vid, when, size, scored=True))]
         else:
             ids = ScoringRepository(session).lead_ids(ctx.workspace_id)
             chunks = []
@@ -48,8 +55,28 @@ def plan_scoring(ctx: JobContext) -> list[dict]:
             ctx.progress["rows_total_estimate"] = len(ids)
             return chunks
     ctx.progress["rows_total_estimate"] = len(ids)
-    return [{"model_version_id": version_id, "lead_ids": [str(i) for i in ids[s:s + size]], "as_of": as_of}
+    return _id_chunks(ids, version_id, as_of, size)
+
+
+def _id_chunks(ids: list[uuid.UUID], version_id: str | None, as_of: str, size: int, *, scored: bool = False
+               ) -> list[dict]:
+    extra = {"scored": True} if scored else {}
+    return [{"model_version_id": version_id, "lead_ids": [str(i) for i in ids[s:s + size]], "as_of": as_of, **extra}
             for s in range(0, len(ids), size)]
+
+
+def _scored_by_upload(session, upload_leads, as_of: datetime) -> dict[uuid.UUID, tuple[str, str]]:  # noqa: ANN001
+    """The upload's leads that still hold the score it gave them at ``as_of``: id → (version, time)."""
+    rows = session.execute(upload_leads.add_columns(Lead.model_version_id).where(
+        Lead.scored_at == as_of, Lead.score_kind == "model", Lead.model_version_id.is_not(None))).all()
+    return {lead_id: (str(vid), as_of.isoformat()) for lead_id, vid in rows}
+
+
+def _grouped(scored: dict[uuid.UUID, tuple[str, str]]) -> dict[tuple[str, str], list[uuid.UUID]]:
+    out: dict[tuple[str, str], list[uuid.UUID]] = {}
+    for lead_id, key in sorted(scored.items()):
+        out.setdefault(key, []).append(lead_id)
+    return out
 
 
 def _chunk_leads(session, ctx: JobContext, params: dict) -> list[uuid.UUID]:  # noqa: ANN001
@@ -60,6 +87,8 @@ def _chunk_leads(session, ctx: JobContext, params: dict) -> list[uuid.UUID]:  # 
 
 
 def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
+    if params.get("scored"):  # scored by the upload that inserted them: the reasons pass takes them
+        return {"processed": len(params["lead_ids"]), "reasons": "pending"}
     ids = _chunk_leads(session, ctx, params)
     version_id = params.get("model_version_id")
     version = service.get_version(session, ctx.workspace_id, uuid.UUID(version_id)) if version_id else None
