@@ -273,7 +273,7 @@ def _assert_scored_exactly_once(cluster: Cluster, as_of: str) -> None:
 
 def test_two_workers_give_exactly_the_in_process_scores(cluster: Cluster, workers: Workers):
     from leadrank.jobs.distributed import RedisRunner
-    from leadrank.jobs.runner import InProcessRunner, set_runner
+    from leadrank.jobs.runner import InProcessRunner, get_runner, set_runner
     from leadrank.jobs.service import run_job
 
     as_of = _as_of(1)
@@ -283,7 +283,8 @@ def test_two_workers_give_exactly_the_in_process_scores(cluster: Cluster, worker
         # As in `leadrank worker`: one BLAS thread, so sums run in the same order.
         with threadpool_limits(limits=1):
             assert run_job(local_job) == "done"
-            assert run_job(uuid.UUID(_job(local_job).result["explain_job_id"])) == "done"  # the reasons pass
+            get_runner().wait()  # the reasons pass, queued on the in-process runner by the scoring job
+            assert _job(uuid.UUID(_job(local_job).result["explain_job_id"])).status == "done"
     finally:
         set_runner(RedisRunner(REDIS_URL))
     expected = _scores(cluster.workspace_id)

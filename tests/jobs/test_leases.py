@@ -211,3 +211,24 @@ def test_stale_interval_follows_the_queue_heartbeat_timeout(env, monkeypatch):
     monkeypatch.setenv("LEADRANK_QUEUE_HEARTBEAT_TIMEOUT_MS", "4000")
     get_settings.cache_clear()
     assert stale_after() == timedelta(seconds=4)
+
+
+def test_replacing_the_runner_lets_its_running_jobs_ask_for_the_runner(env):  # noqa: ANN001
+    """A job still running on the old runner asks for the runner (to submit chunks or a
+    follow-up job) while set_runner waits for it: that must not deadlock."""
+    import threading
+    import time
+
+    from leadrank.jobs.runner import InProcessRunner, get_runner, set_runner
+
+    old = InProcessRunner(1)
+    set_runner(old)
+    go = threading.Event()
+    running = old._pool.submit(lambda: (go.wait(5), get_runner())[1])
+    replacing = threading.Thread(target=set_runner, args=(_Recorder(),))
+    replacing.start()
+    time.sleep(0.2)
+    go.set()
+    replacing.join(10)
+    assert not replacing.is_alive(), "set_runner deadlocked with a running job"
+    assert isinstance(running.result(timeout=5), _Recorder)

@@ -72,6 +72,8 @@ def get_runner() -> JobRunner:
 def set_runner(runner: JobRunner | None) -> None:
     global _runner
     with _runner_lock:
-        if _runner is not None and _runner is not runner:
-            _runner.shutdown()
-        _runner = runner
+        previous, _runner = _runner, runner
+    # Shut the old runner down outside the lock: its jobs may still be running, and a job
+    # asks for the runner (to submit chunks or follow-up jobs) before it can end.
+    if previous is not None and previous is not runner:
+        previous.shutdown()
