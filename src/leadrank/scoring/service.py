@@ -11,7 +11,6 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from leadrank.customize import hooks as customize_hooks
@@ -166,8 +165,7 @@ def score_new_leads(session: Session, workspace_id: uuid.UUID, columns: dict[str
     leads = leads_frame(list(zip(*frame.values(), custom, strict=True)), [*frame, "custom"])
     model = load_model(version)
     probability = model.predict_proba(leads, None, as_of=as_of)
-    score = np.round(100.0 * probability, 4)
-    columns["score"] = score.tolist()
+    columns["score"] = [round(v, 4) for v in (100.0 * probability).tolist()]  # as score_chunk rounds
     columns["sort_score"] = columns["score"]
     columns["conversion_probability"] = probability.tolist()
     columns["grade"] = [str(g) for g in model.grade_for(100.0 * probability, grade_bands(session, workspace_id))]
