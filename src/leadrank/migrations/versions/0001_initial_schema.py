@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 17:25:12.382695
+Create Date: 2026-12-01 18:01:58.717066
 """
 
 from alembic import op
@@ -141,14 +141,19 @@ def upgrade() -> None:
     postgresql_with={'fillfactor': 85}
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index('ix_leads_ws_activity_sort', ['workspace_id', 'last_activity_date', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_company_sort', ['workspace_id', 'company_name', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_created', ['workspace_id', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_email', ['workspace_id', 'email'], unique=False)
         batch_op.create_index('ix_leads_ws_external', ['workspace_id', 'external_id'], unique=False)
         batch_op.create_index('ix_leads_ws_grade_sort', ['workspace_id', 'grade', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_industry_sort', ['workspace_id', 'industry', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_last_name_sort', ['workspace_id', 'last_name', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_override_sort', ['workspace_id', 'grade_override', 'sort_score', 'id'], unique=False, postgresql_where=sa.text('grade_override IS NOT NULL'), sqlite_where=sa.text('grade_override IS NOT NULL'))
+        batch_op.create_index('ix_leads_ws_size_sort', ['workspace_id', 'company_size', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_sort', ['workspace_id', 'sort_score', 'id'], unique=False)
         batch_op.create_index('ix_leads_ws_source_sort', ['workspace_id', 'lead_source', 'sort_score', 'id'], unique=False)
+        batch_op.create_index('ix_leads_ws_title_sort', ['workspace_id', 'job_title', 'sort_score', 'id'], unique=False)
 
     op.create_table('memberships',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -353,14 +358,19 @@ def downgrade() -> None:
 
     op.drop_table('memberships')
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.drop_index('ix_leads_ws_title_sort')
         batch_op.drop_index('ix_leads_ws_source_sort')
         batch_op.drop_index('ix_leads_ws_sort')
+        batch_op.drop_index('ix_leads_ws_size_sort')
         batch_op.drop_index('ix_leads_ws_override_sort', postgresql_where=sa.text('grade_override IS NOT NULL'), sqlite_where=sa.text('grade_override IS NOT NULL'))
+        batch_op.drop_index('ix_leads_ws_last_name_sort')
         batch_op.drop_index('ix_leads_ws_industry_sort')
         batch_op.drop_index('ix_leads_ws_grade_sort')
         batch_op.drop_index('ix_leads_ws_external')
         batch_op.drop_index('ix_leads_ws_email')
         batch_op.drop_index('ix_leads_ws_created')
+        batch_op.drop_index('ix_leads_ws_company_sort')
+        batch_op.drop_index('ix_leads_ws_activity_sort')
 
     op.drop_table('leads')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
