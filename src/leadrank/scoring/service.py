@@ -132,14 +132,13 @@ def schedule_after_upload(session: Session, workspace_id: uuid.UUID, *, kind: st
     if kind == "leads" and lead_count == 0:
         return None
     params: dict = {"upload_job_id": str(upload_job_id), "only_upload": kind == "leads"}
-    if kind == "leads" and scored_as_of is not None:
-        params["scored_as_of"] = scored_as_of.isoformat()
-    job = create_job(session, workspace_id, "scoring.score", params)
     if kind == "leads":
-        # Embeddings feed "similar leads" search; queued after scoring (reps wait for scores
-        # and reasons, not for search), and a slow or failing provider only delays them.
-        create_job(session, workspace_id, "similarity.embed", {"upload_job_id": str(upload_job_id)})
-    return job
+        # Embeddings feed "similar leads" search: the scoring job queues them after its reasons
+        # pass (reps wait for scores and reasons, not for search; a slow provider only delays them).
+        params["embed_upload"] = True
+        if scored_as_of is not None:
+            params["scored_as_of"] = scored_as_of.isoformat()
+    return create_job(session, workspace_id, "scoring.score", params)
 
 
 def score_new_leads(session: Session, workspace_id: uuid.UUID, columns: dict[str, list],

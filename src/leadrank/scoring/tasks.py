@@ -99,10 +99,13 @@ def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: AN
 def finish_scoring(ctx: JobContext, results: list[dict]) -> dict:
     """Scores are in; when reasons were left for the second pass, start it."""
     out = {"scored": sum(r.get("processed", 0) for r in results)}
-    if any(r.get("reasons") == "pending" for r in results):
-        with session_scope() as session:
+    with session_scope() as session:
+        if any(r.get("reasons") == "pending" for r in results):
             out["explain_job_id"] = str(create_job(session, ctx.workspace_id, "scoring.explain",
                                                    {"scoring_job_id": str(ctx.job_id)}).id)
+        if ctx.params.get("embed_upload"):  # after the reasons: see schedule_after_upload
+            out["embed_job_id"] = str(create_job(session, ctx.workspace_id, "similarity.embed",
+                                                 {"upload_job_id": ctx.params["upload_job_id"]}).id)
     return out
 
 
