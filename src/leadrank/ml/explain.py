@@ -17,10 +17,7 @@ Everything is vectorised over leads; Python-level string work happens per *disti
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.special import expit
 
+from leadrank.allocation import gc_paused
 from leadrank.ml import _parsing as P
 from leadrank.ml.features import ActivityStats
 
@@ -450,7 +448,7 @@ class ExplanationBatch:
         group_names = self._group_names(order)
         scores, probs, grades, ups, downs, actions = self._lead_columns()
         base_points = float(self.base_points)
-        with _gc_paused():
+        with gc_paused():
             contributions = [
                 {"group": g, "feature": f, "label": lab, "value": v, "points": p, "log_odds": lo, "text": t}
                 for g, f, lab, v, p, lo, t in zip(group_names, in_order(feature_mat), labels, values,
@@ -489,7 +487,7 @@ class ExplanationBatch:
         base_logit = float(self.base_logit)
         scores, probs, grades, ups, downs, actions = self._lead_columns()
         base_points = float(self.base_points)
-        with _gc_paused():
+        with gc_paused():
             contributions = [{"group": g, "label": lab, "value": v, "points": p}
                              for g, lab, v, p in zip(group_names, labels, values, points)]
             return [{
@@ -585,20 +583,6 @@ def _short_values(values: list[Any]) -> list[Any]:
         out[np.isnan(x)] = None
         return out.tolist()
     return [round(v, 4) if isinstance(v, float) else v for v in values]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Millions of small dicts and lists and no reference cycles: the cyclic collector would
-    rescan the growing result again and again (about a quarter of the time) for nothing;
-    reference counting still frees everything."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _PLAIN_JSON = frozenset({str, int, bool, type(None)})
