@@ -169,6 +169,19 @@ def client(env: Env):  # noqa: ANN201
         yield c
 
 
+class HoldRunner:
+    """A job runner that runs nothing: submitted jobs are recorded for the test to run (or not)."""
+
+    def __init__(self) -> None:
+        self.submitted: list[uuid.UUID] = []
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        self.submitted.append(job_id)
+
+    def shutdown(self) -> None:
+        pass
+
+
 def wait_for_jobs() -> None:
     from leadrank.jobs.runner import get_runner
 

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from threadpoolctl import threadpool_limits
 
-from tests.conftest import require_service
+from tests.conftest import HoldRunner, require_service
 from tests.jobs.cluster import REDIS_URL, Workers, redis_problem, start_redis, stop_redis, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -37,19 +37,6 @@ class Cluster:
     workspace_id: uuid.UUID
     workers: Workers
     lead_ids: list[uuid.UUID]
-
-
-class _HoldRunner:
-    """Set-up only: follow-up jobs the uploads create are recorded, not run."""
-
-    def __init__(self) -> None:
-        self.submitted: list[uuid.UUID] = []
-
-    def submit(self, job_id: uuid.UUID) -> None:
-        self.submitted.append(job_id)
-
-    def shutdown(self) -> None:
-        pass
 
 
 def _upload(workspace_id: uuid.UUID, path: Path, kind: str) -> None:
@@ -127,7 +114,7 @@ def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     reset_caches()
     upgrade()
     _truncate_all(pg_database)
-    set_runner(_HoldRunner())
+    set_runner(HoldRunner())
     workers = Workers(env={**os.environ, **env}, log_dir=root)
     try:
         workspace_id = _seed_trained_workspace(root / "seed")

@@ -10,21 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from leadrank.db import session_scope
+from tests.conftest import HoldRunner
 
 pytestmark = pytest.mark.slow
-
-
-class _Hold:
-    """A runner that runs nothing: the test runs each job itself, in the order it chooses."""
-
-    def __init__(self) -> None:
-        self.submitted: list[uuid.UUID] = []
-
-    def submit(self, job_id: uuid.UUID) -> None:
-        self.submitted.append(job_id)
-
-    def shutdown(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +77,7 @@ def test_scores_then_reasons_and_a_newer_scoring_wins(env, tenant, trained):  # 
     from leadrank.scoring.stored import expand
 
     ids = _setup(tenant.workspace_id, trained)
-    set_runner(_Hold())
+    set_runner(HoldRunner())
     with session_scope() as session:
         first = create_job(session, tenant.workspace_id, "scoring.score",
                            {"as_of": "2026-10-02T00:00:00+00:00", "chunk_rows": 120}).id
@@ -139,7 +127,7 @@ def test_an_upload_stores_new_leads_scored_and_the_job_adds_their_reasons(env, t
     frame = generate_leads(400, seed=12, with_outcomes=0.0, start=date(2026, 7, 1), end=date(2026, 9, 1))
     path = tmp_path / "new.csv"
     frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_csv(path, index=False)
-    set_runner(_Hold())
+    set_runner(HoldRunner())
     with session_scope() as session:
         upload = start_upload(session, tenant.workspace_id, path, filename="new.csv")
         upload_id, uploaded_at = upload.id, upload.created_at
