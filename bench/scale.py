@@ -154,8 +154,8 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
     from leadrank.ingest.service import start_upload
     from leadrank.jobs.distributed import RedisRunner
     from leadrank.jobs.runner import set_runner
-    from leadrank.models import Job, Lead
-    from sqlalchemy import func, select
+    from leadrank.models import Job, Lead, LeadExplanation
+    from sqlalchemy import and_, func, select
 
     ws, key = workspace_with_model(model, f"scale {n_workers} workers")
     procs = start_workers(n_workers, env, log_dir)
@@ -197,8 +197,9 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
                     if job.status == "done":
                         scored = time.perf_counter() - started
         with session_scope() as session:
-            with_reasons = session.scalar(select(func.count()).select_from(Lead).where(
-                Lead.workspace_id == ws, Lead.explanation.is_not(None), Lead.score.is_not(None)))
+            with_reasons = session.scalar(select(func.count()).select_from(Lead).join(LeadExplanation, and_(
+                LeadExplanation.lead_id == Lead.id, LeadExplanation.scored_at == Lead.scored_at)).where(
+                Lead.workspace_id == ws, Lead.score.is_not(None)))
         rss = [peak_rss_mib(p.pid) for p in procs]
     finally:
         set_runner(Hold())
@@ -215,34 +216,28 @@ def pad_workspace(ws: uuid.UUID, target: int) -> int:
     the model really scored, so that list pages pay for explanations of production size."""
     from leadrank.db import json_dumps, session_scope
     from leadrank.demo.generator import generate_leads
-    from leadrank.models import LEAD_FIELDS, Lead
+    from leadrank.models import LEAD_FIELDS, Lead, LeadExplanation
     from leadrank.models.base import utcnow
     from leadrank.scoring.repository import SCORE_COLUMNS
-    from sqlalchemy import func, select, text
+    from sqlalchemy import and_, func, select, text
 
-    table = Lead.__table__
+    table, reasons = Lead.__table__, LeadExplanation.__table__
+    reason_columns = ["top_reason", "insights", "explanation"]
     with session_scope() as session:
         have = session.scalar(select(func.count()).select_from(Lead).where(Lead.workspace_id == ws))
         scored = [dict(r._mapping) for r in session.execute(
-            select(*(table.c[c] for c in SCORE_COLUMNS)).where(table.c.workspace_id == ws,
-                                                                 table.c.explanation.is_not(None)))]
+            select(*(table.c[c] for c in SCORE_COLUMNS), *(reasons.c[c] for c in reason_columns))
+            .join(reasons, and_(reasons.c.lead_id == table.c.id, reasons.c.scored_at == table.c.scored_at))
+            .where(table.c.workspace_id == ws))]
     if not scored:
         raise SystemExit("no scored lead to copy explanations from")
-    # What a list row shows (first reason, insights) is written with the explanation, as the
-    # scoring jobs write it, when the schema has those columns.
-    # (from the scored lead when the scoring job wrote them, else computed as it would).
-    list_cols = [c for c in ("top_reason", "insights") if c in table.c and c not in SCORE_COLUMNS]
     for row in scored:
-        if "insights" in table.c and row.get("insights") is None:
-            from leadrank.leads.insights import list_columns
-
-            row.update(list_columns(row["explanation"]))
         row["explanation"] = json_dumps(row["explanation"])
     missing = target - have
     rng = random.Random(5)
     now = utcnow()
     columns = ["id", "workspace_id", "dedupe_key", "content_hash", *LEAD_FIELDS, "custom", "consent",
-               "updated_at", *SCORE_COLUMNS, *list_cols]
+               "updated_at", *SCORE_COLUMNS]
     done = 0
     while done < missing:
         size = min(100_000, missing - done)
@@ -251,6 +246,7 @@ def pad_workspace(ws: uuid.UUID, target: int) -> int:
         frame["company_size"] = frame["company_size"].astype("Int64")
         frame["annual_revenue"] = frame["annual_revenue"].astype("Float64")
         records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        explained = []
         with session_scope() as session:
             conn = session.connection().connection.driver_connection
             with conn.cursor() as cur, cur.copy(f'COPY leads ({", ".join(columns)}) FROM STDIN') as copy:
@@ -264,6 +260,11 @@ def pad_workspace(ws: uuid.UUID, target: int) -> int:
                     if rng.random() < 0.6:
                         rec["last_activity_date"] = rec["created_at"] + (now - rec["created_at"]) * rng.random()
                     copy.write_row([rec.get(c) for c in columns])
+                    explained.append([rec["id"], rec["scored_at"], *(src[c] for c in reason_columns)])
+            with conn.cursor() as cur, cur.copy("COPY lead_explanations (lead_id, scored_at, "
+                                                f"{', '.join(reason_columns)}) FROM STDIN") as copy:
+                for values in explained:
+                    copy.write_row(values)
         done += size
     with session_scope() as session:
         session.execute(text("ANALYZE leads"))

@@ -161,13 +161,13 @@ def main() -> None:
     else:
         os.environ.pop("DATABASE_URL", None)
     try:
-        from sqlalchemy import func, select
+        from sqlalchemy import and_, func, select
 
         from leadrank.db import session_scope
         from leadrank.jobs.runner import set_runner
         from leadrank.jobs.service import create_job, run_job
         from leadrank.migrate import upgrade
-        from leadrank.models import Job, Lead
+        from leadrank.models import Job, Lead, LeadExplanation
         from leadrank.workspaces.service import create_workspace
 
         set_runner(Hold())
@@ -209,8 +209,9 @@ def main() -> None:
         with session_scope() as session:
             scored = session.scalar(select(func.count()).select_from(Lead).where(
                 Lead.workspace_id == ws, Lead.score.is_not(None)))
-            explained = session.scalar(select(func.count()).select_from(Lead).where(
-                Lead.workspace_id == ws, Lead.explanation.is_not(None)))
+            explained = session.scalar(select(func.count()).select_from(Lead).join(LeadExplanation, and_(
+                LeadExplanation.lead_id == Lead.id, LeadExplanation.scored_at == Lead.scored_at)).where(
+                Lead.workspace_id == ws))
         floor_rate = floor(ws, model, min(args.n, 100_000))
         print(f"job {status}: {scored:,} leads scored, {explained:,} with reasons")
         print(f"{'':<24} {'seconds':>8} {'leads/s':>9}")

@@ -220,20 +220,26 @@ def _scores(workspace_id: uuid.UUID) -> dict[uuid.UUID, tuple]:
     from leadrank.db import session_scope
     from leadrank.models import Lead
 
+    from sqlalchemy.orm import selectinload
+
     with session_scope() as session:
-        rows = session.execute(select(Lead.id, Lead.score, Lead.conversion_probability, Lead.grade,
-                                      Lead.explanation, Lead.scored_at, Lead.model_version_id)
-                               .where(Lead.workspace_id == workspace_id)).all()
-    return {r[0]: tuple(r[1:]) for r in rows}
+        leads = session.scalars(select(Lead).options(selectinload(Lead.explained))
+                                .where(Lead.workspace_id == workspace_id)).all()
+        return {x.id: (x.score, x.conversion_probability, x.grade, x.explanation, x.scored_at, x.model_version_id)
+                for x in leads}
 
 
 def _clear_scores(workspace_id: uuid.UUID) -> None:
     from leadrank.db import session_scope
     from leadrank.models import Lead
 
+    from leadrank.models import LeadExplanation
+
     with session_scope() as session:
+        session.execute(delete(LeadExplanation).where(LeadExplanation.lead_id.in_(
+            select(Lead.id).where(Lead.workspace_id == workspace_id))))
         session.execute(update(Lead).where(Lead.workspace_id == workspace_id).values(
-            score=None, sort_score=-1.0, conversion_probability=None, grade=None, explanation=None,
+            score=None, sort_score=-1.0, conversion_probability=None, grade=None,
             scored_at=None, model_version_id=None, score_kind=None))
 
 

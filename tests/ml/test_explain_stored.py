@@ -6,6 +6,7 @@ values, custom attributes (dates, decimals, flags, categories) and leads without
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -131,3 +132,27 @@ def test_column_wise_rounding_is_pythons(digits: int) -> None:
     assert got == want
     assert [np.copysign(1, v) for v in got] == [np.copysign(1, v) for v in want]  # -0.0 stays -0.0
     assert np.isnan(X._round_like_python(np.array([np.nan]), digits)[0])
+
+
+@pytest.mark.parametrize("top", [10, 3, 100])
+def test_list_columns_equal_those_derived_from_the_stored_form(model, data, top: int) -> None:  # noqa: ANN001
+    from leadrank.leads import insights
+
+    _, _, leads, acts = data
+    batch = model.explain_batch(leads, acts, as_of="2025-01-15", top=5)
+    reasons, texts = batch.list_columns(top)
+    want = []
+    for exp in batch.to_stored(VERSION):
+        rows = insights.insights(exp)
+        kept = [r for r in rows if r["direction"] != "action"][:top] + [r for r in rows if r["direction"] == "action"]
+        want.append((insights.top_reason(exp), kept))
+    assert [(r, orjson.loads(t)) for r, t in zip(reasons, texts, strict=True)] == want
+    # and with the product's own setting, exactly the text leads.insights.list_columns writes
+    if top == insights.LIST_INSIGHTS:
+        assert [{"top_reason": r, "insights": t} for r, t in zip(reasons, texts, strict=True)] == \
+            [insights.list_columns(e) for e in batch.to_stored(VERSION)]
+    # what the check covers: leads with and without a next step, points of both signs
+    assert any('"direction":"action"' in t for t in texts) and any('"direction":"action"' not in t for t in texts)
+    assert any('"direction":"down"' in t for t in texts)
+    none = model.explain_batch(leads.iloc[:0], acts, as_of="2025-01-15")
+    assert none.list_columns(top) == ([], [])

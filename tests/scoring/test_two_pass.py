@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from leadrank.db import session_scope
 from tests.conftest import HoldRunner
@@ -65,9 +66,8 @@ def _leads(workspace_id: uuid.UUID) -> dict[uuid.UUID, tuple]:
     from leadrank.models import Lead
 
     with session_scope() as session:
-        return {r.id: (r.score, r.grade, r.explanation, r.scored_at) for r in session.execute(
-            select(Lead.id, Lead.score, Lead.grade, Lead.explanation, Lead.scored_at)
-            .where(Lead.workspace_id == workspace_id))}
+        return {r.id: (r.score, r.grade, r.explanation, r.scored_at) for r in session.scalars(
+            select(Lead).options(selectinload(Lead.explained)).where(Lead.workspace_id == workspace_id))}
 
 
 def test_scores_then_reasons_and_a_newer_scoring_wins(env, tenant, trained):  # noqa: ANN001
@@ -136,7 +136,7 @@ def test_an_upload_stores_new_leads_scored_and_the_job_adds_their_reasons(env, t
     from leadrank.models import Lead
 
     with session_scope() as session:
-        rows = session.execute(select(Lead.id, Lead.score, Lead.grade, Lead.scored_at, Lead.explanation).where(
+        rows = session.scalars(select(Lead).options(selectinload(Lead.explained)).where(
             Lead.upload_job_id == upload_id)).all()
         history = session.scalar(select(func.count()).select_from(ScoreHistory).where(
             ScoreHistory.lead_id.in_([r.id for r in rows])))

@@ -31,9 +31,10 @@ def add_lead(workspace_id: uuid.UUID, email: str, *, score: float | None = None,
                     email=email, custom=fields.pop("custom", {}), consent={}, outcome=fields.pop("outcome", "open"),
                     score=score, sort_score=score if score is not None else -1.0,
                     conversion_probability=None if score is None else score / 100, grade=grade,
-                    score_kind="model" if score is not None else None, explanation=explanation_,
-                    grade_override=grade_override, scored_at=now if score is not None else None,
+                    score_kind="model" if score is not None else None, scored_at=now if score is not None else None,
+                    grade_override=grade_override,
                     created_at=fields.pop("created_at", now), updated_at=now, **fields)
+        lead.explanation = explanation_  # after scored_at: it belongs to that scoring
         session.add(lead)
         session.flush()
         if score is not None:

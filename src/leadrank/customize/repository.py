@@ -8,19 +8,21 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert, bulk_update
-from leadrank.leads.insights import list_columns
-from leadrank.models import Activity, Lead, LeadOverride, ScoreHistory, ScoringConfigVersion, ScoringHoldout, ScoringState
+from leadrank.models import Activity, Lead, LeadExplanation, LeadOverride, ScoreHistory, ScoringConfigVersion, ScoringHoldout, ScoringState
 from leadrank.models.base import utcnow
+from leadrank.scoring.repository import store_explanations
 
 KEY_BATCH = 2000
 RULE_FIELDS = ("industry", "company_size", "job_title", "lead_source", "email", "website")
-RESCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation", "top_reason", "insights"]
+RESCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade"]
+# A lead's explanation row, where it explains the lead's current score.
+CURRENT_EXPLANATION = and_(LeadExplanation.lead_id == Lead.id, LeadExplanation.scored_at == Lead.scored_at)
 #: Override labels that are an outcome: a rep's "junk" is a lost lead for training.
 OVERRIDE_OUTCOMES = {"junk": "lost", "not_a_fit": "lost", "converted": "converted"}
 
@@ -86,9 +88,9 @@ class CustomizeRepository:
     def scored_rows(self, workspace_id: uuid.UUID, model_version_id: uuid.UUID | None) -> pd.DataFrame:
         """Every lead scored by this model version (or cold start when None): id, the raw model
         block of its explanation, its scoring time and the fields rules look at."""
-        cols = [Lead.id, Lead.explanation["model"].label("raw"), Lead.scored_at,
+        cols = [Lead.id, LeadExplanation.explanation["model"].label("raw"), Lead.scored_at,
                 *[getattr(Lead, f) for f in RULE_FIELDS]]
-        stmt = select(*cols).where(Lead.workspace_id == workspace_id, Lead.score.is_not(None))
+        stmt = select(*cols).outerjoin(LeadExplanation, CURRENT_EXPLANATION).where(Lead.workspace_id == workspace_id, Lead.score.is_not(None))
         stmt = stmt.where(Lead.model_version_id == model_version_id) if model_version_id else \
             stmt.where(Lead.score_kind == "cold_start")
         rows = self.session.execute(stmt.order_by(Lead.id)).all()
@@ -97,17 +99,18 @@ class CustomizeRepository:
     def explanations(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict]:
         out: dict[uuid.UUID, dict] = {}
         for s in range(0, len(lead_ids), KEY_BATCH):
-            for lid, exp in self.session.execute(select(Lead.id, Lead.explanation).where(
+            for lid, exp in self.session.execute(select(Lead.id, LeadExplanation.explanation).outerjoin(
+                    LeadExplanation, CURRENT_EXPLANATION).where(
                     Lead.workspace_id == workspace_id, Lead.id.in_(lead_ids[s:s + KEY_BATCH]))):
                 out[lid] = exp or {}
         return out
 
     def rescore_rows(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
-        cols = [Lead.id, Lead.explanation, Lead.scored_at, Lead.model_version_id, Lead.score_kind,
+        cols = [Lead.id, LeadExplanation.explanation, Lead.scored_at, Lead.model_version_id, Lead.score_kind,
                 *[getattr(Lead, f) for f in RULE_FIELDS]]
         rows = []
         for s in range(0, len(lead_ids), KEY_BATCH):
-            rows.extend(self.session.execute(select(*cols).where(
+            rows.extend(self.session.execute(select(*cols).outerjoin(LeadExplanation, CURRENT_EXPLANATION).where(
                 Lead.workspace_id == workspace_id, Lead.id.in_(lead_ids[s:s + KEY_BATCH]),
                 Lead.score.is_not(None))).all())
         frame = pd.DataFrame.from_records(rows, columns=["id", "explanation", "scored_at", "model_version_id",
@@ -141,8 +144,9 @@ class CustomizeRepository:
         version stay (the contributions did not change), the score history gets a row."""
         if not rows:
             return
-        bulk_update(self.session, Lead.__table__,
-                    [{**r, "sort_score": r["score"], **list_columns(r["explanation"])} for r in rows], RESCORE_COLUMNS)
+        bulk_update(self.session, Lead.__table__, [{**r, "sort_score": r["score"]} for r in rows], RESCORE_COLUMNS)
+        store_explanations(self.session, [r["id"] for r in rows], [r["scored_at"] for r in rows],
+                           [r["explanation"] for r in rows])
         bulk_insert(self.session, ScoreHistory.__table__, [
             {"workspace_id": workspace_id, "lead_id": r["id"], "model_version_id": r["model_version_id"],
              "score_kind": r["score_kind"], "probability": r["conversion_probability"], "score": r["score"],

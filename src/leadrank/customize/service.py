@@ -450,6 +450,7 @@ def rescore_chunk(session: Session, workspace_id: uuid.UUID, config_id: uuid.UUI
     out = []
     identity = config.is_identity()
     lead_ids, versions, kinds = rows["id"].tolist(), rows["model_version_id"].tolist(), rows["score_kind"].tolist()
+    scored_at = list(rows["scored_at"])
     for i in range(len(rows)):
         vid = versions[i]
         exp = E.explanation_for(res, i, explanations[i], config_version=None if identity else row.version,
@@ -462,7 +463,7 @@ def rescore_chunk(session: Session, workspace_id: uuid.UUID, config_id: uuid.UUI
                 exp.pop(k, None)
         out.append({"id": lead_ids[i], "score": round(float(res.score[i]), SCORE_DIGITS),
                     "conversion_probability": float(res.probability[i]), "grade": grade, "explanation": exp,
-                    "model_version_id": vid, "score_kind": kinds[i]})
+                    "model_version_id": vid, "score_kind": kinds[i], "scored_at": scored_at[i]})
     repo.write_rescored(workspace_id, out, when=utcnow())
     return len(out)
 

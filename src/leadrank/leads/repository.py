@@ -8,14 +8,14 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import (Select, Text, and_, case, delete, func, literal_column, or_, select, tuple_, union_all,
+from sqlalchemy import (Select, Text, and_, delete, func, literal_column, or_, select, tuple_, union_all,
                         update)
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update
 from leadrank.errors import InvalidInput
 from leadrank.leads.filters import SORTABLE, LeadFilters, LeadSort
-from leadrank.models import LEAD_FIELDS, Activity, Lead, ScoreHistory
+from leadrank.models import LEAD_FIELDS, Activity, Lead, LeadExplanation, ScoreHistory
 
 # Columns an upsert may write (everything a user supplies; never score or override fields).
 UPSERT_COLUMNS = (
@@ -120,39 +120,29 @@ class LeadRepository:
     def page(self, workspace_id: uuid.UUID, f: LeadFilters, sort: LeadSort, *, limit: int,
              cursor: str | None = None) -> tuple[list[Lead], str | None]:
         """One page of the list as ORM leads (exports; every column, the explanation included)."""
-        return self._page(select(Lead), workspace_id, f, sort, limit=limit, cursor=cursor, entities=True)
+        return self._page(select(Lead).options(selectinload(Lead.explained)), workspace_id, f, sort, limit=limit,
+                          cursor=cursor, entities=True)
 
     def list_rows(self, workspace_id: uuid.UUID, f: LeadFilters, sort: LeadSort, *, limit: int,
                   cursor: str | None = None, insights: bool = False, explain: bool = False,
                   ) -> tuple[list, str | None]:
         """One page of the list as rows of :data:`LIST_COLUMNS` and ``top_reason``; with
-        ``insights``, ``insights`` (JSON text) and ``explanation`` (JSON text; only with
-        ``explain``, or where the insights were not stored with the score).
+        ``insights``, ``insights`` (JSON text) and, with ``explain``, ``explanation`` (JSON text).
 
-        The list never loads whole explanations: a row's first reason and insights are
-        stored next to the explanation. Leads scored before those columns existed fall back
-        to the explanation (its first reason read inside the database)."""
-        table = Lead.__table__
+        The list never loads whole explanations: a row's first reason and insights are stored
+        beside the explanation, in the lead's explanation row of its current scoring (none
+        while the reasons are being written)."""
+        table, reasons = Lead.__table__, LeadExplanation.__table__
         # With the insights (the API), custom attributes come as JSON text, passed through.
         columns = [table.c[name] for name in LIST_COLUMNS if not (insights and name == "custom")]
-        json_path = self._json_path
-        columns.append(func.coalesce(table.c.top_reason, json_path("reasons_up", 0),
-                                     json_path("reasons_down", 0)).label("top_reason"))
+        columns.append(reasons.c.top_reason)
         if insights:
-            as_text = literal_column("CAST(leads.explanation AS TEXT)", Text)
-            columns += [table.c.insights, literal_column("CAST(leads.custom AS TEXT)", Text).label("custom_json"),
-                        (as_text if explain else case((table.c.insights.is_(None), as_text),
-                                                                        else_=None)).label("explanation")]
-        return self._page(select(*columns), workspace_id, f, sort, limit=limit, cursor=cursor, entities=False)
-
-    def _json_path(self, key: str, index: int | None = None):  # noqa: ANN202
-        """``explanation[key]`` (``[index]``) as text: JSON text for objects and arrays, the
-        string itself for strings, NULL when absent or null (PostgreSQL json or jsonb, SQLite)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            sql = f"leads.explanation -> '{key}' ->> {index}" if index is not None else f"leads.explanation ->> '{key}'"
-        else:
-            sql = f"json_extract(leads.explanation, '$.{key}" + (f"[{index}]" if index is not None else "") + "')"
-        return literal_column(sql, Text)
+            columns += [reasons.c.insights, literal_column("CAST(leads.custom AS TEXT)", Text).label("custom_json"),
+                        (literal_column("CAST(lead_explanations.explanation AS TEXT)", Text) if explain
+                         else literal_column("NULL", Text)).label("explanation")]
+        what = select(*columns).select_from(table.outerjoin(reasons, and_(
+            reasons.c.lead_id == table.c.id, reasons.c.scored_at == table.c.scored_at)))
+        return self._page(what, workspace_id, f, sort, limit=limit, cursor=cursor, entities=False)
 
     def _page(self, what: Select, workspace_id: uuid.UUID, f: LeadFilters, sort: LeadSort, *, limit: int,
               cursor: str | None, entities: bool) -> tuple[list, str | None]:

@@ -51,11 +51,9 @@ def insights(lead: Lead) -> list[dict]:
 
 
 def top_reason(lead: object) -> str | None:
-    """The first reason of a lead's explanation: a list row carries it (read in the
-    database), an ORM lead has its whole explanation."""
-    if not isinstance(lead, Lead):
-        return lead.top_reason  # type: ignore[attr-defined]
-    return lead_insights.top_reason(lead.explanation)
+    """The first reason of a lead's explanation (a list row and an ORM lead both carry it),
+    None while its reasons are being written."""
+    return lead.top_reason  # type: ignore[attr-defined]
 
 
 def lead_view(lead: Lead, *, explain: bool = True) -> dict:
@@ -94,7 +92,7 @@ def list_views(session: Session, workspace_id: uuid.UUID, filters: LeadFilters, 
     """One page of the list as the API shows leads (:func:`lead_view`'s shape), built from
     plain rows, for ``orjson``: each lead's insights are the JSON text stored with its score
     (an ``orjson.Fragment``, passed through as it is). The explanation is read only with
-    ``explain``, or for a lead scored before the insights were stored."""
+    ``explain``."""
     _check_limit(limit)
     rows, next_cursor = LeadRepository(session).list_rows(workspace_id, filters, sort, limit=limit, cursor=cursor,
                                                           insights=True, explain=explain)

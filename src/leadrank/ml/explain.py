@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -407,6 +408,8 @@ class ExplanationBatch:
     feature_log_odds: np.ndarray | None = None  # n x F, only for small batches
     feature_names: list[str] | None = None
     feature_groups: dict[str, str] | None = None
+    # _described per short_values: to_stored and list_columns describe the same cells.
+    _described_cache: dict[bool, tuple] = field(default_factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -499,6 +502,45 @@ class ExplanationBatch:
                 "stored": STORED_FORM,
             } for i in range(n)]
 
+    def list_columns(self, top: int) -> tuple[list[str | None], list[str]]:
+        """What a list row shows of each lead's explanation: (its first reason, the ``top``
+        strongest insights and the next step as JSON text). Equals ``leads.insights.list_columns``
+        of each :meth:`to_stored` explanation, built column-wise: the cells are already in
+        each lead's order, so only the first ``top`` of every lead are touched."""
+        n = len(self)
+        if n == 0:
+            return [], []
+        G = len(self.groups)
+        k = min(top, G)
+        order, cells = self._cell_order()
+        cells = cells.reshape(n, G)[:, :k].ravel()
+        if self.ctx is None:
+            texts = None
+        else:
+            label_ids, table, _ = self._described(short_values=True)
+            texts = _labels_in_order(label_ids, table, cells)
+        names = self._group_names(order[:, :k])
+        # round(round(p, 5), 2): the stored points, rounded as the insights show them.
+        stored = _round_like_python(self.points, 5).ravel()[cells]
+        points = _round_like_python(stored, 2).tolist()
+        directions = np.where(stored >= 0, "up", "down").tolist()
+        if texts is None:
+            texts = names
+        else:
+            texts = [t if t else g for t, g in zip(texts, names, strict=True)]
+        _, _, _, ups, downs, actions = self._lead_columns()
+        top_reasons = [u[0] if u else d[0] if d else None for u, d in zip(ups, downs, strict=True)]
+        with gc_paused():
+            rows = [{"text": t, "points": p, "group": g, "direction": d}
+                    for t, p, g, d in zip(texts, points, names, directions, strict=True)]
+            insights = []
+            for i, action in enumerate(actions):
+                lead_rows = rows[i * k:(i + 1) * k]
+                if action:
+                    lead_rows.append({"text": action, "points": None, "group": "next_action", "direction": "action"})
+                insights.append(orjson.dumps(lead_rows).decode())
+        return top_reasons, insights
+
     # ------------------------------------------------------------------ shared by to_dicts / to_stored
     def _cell_order(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (lead, group) cell as an n x G matrix is put in each lead's order (largest
@@ -517,6 +559,8 @@ class ExplanationBatch:
         """(label ids n x G into one table of labels, the table, JSON-ready values n x G); with
         ``short_values`` float values are rounded to 4 decimals as the stored form keeps them."""
         assert self.ctx is not None
+        if short_values in self._described_cache:
+            return self._described_cache[short_values]
         n, G = len(self), len(self.groups)
         all_rows = np.arange(n)
         label_ids = np.empty((n, G), dtype=np.int64)
@@ -528,6 +572,7 @@ class ExplanationBatch:
             table += [None if x is None else str(x) for x in tab]
             vals = _jsonable_values(val)
             value_mat[:, gi] = _short_values(vals) if short_values else vals
+        self._described_cache[short_values] = (label_ids, table, value_mat)
         return label_ids, table, value_mat
 
     def _lead_columns(self) -> tuple[list[Any], ...]:

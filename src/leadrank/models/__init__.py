@@ -4,7 +4,7 @@ from leadrank.models.activity import ACTIVITY_TYPES, Activity
 from leadrank.models.base import Base
 from leadrank.models.icp import IdealCustomerProfile
 from leadrank.models.job import Job, JobChunk, JobReject
-from leadrank.models.lead import LEAD_FIELDS, OUTCOMES, Lead, ScoreHistory
+from leadrank.models.lead import LEAD_FIELDS, OUTCOMES, Lead, LeadExplanation, ScoreHistory
 from leadrank.models.model_version import ModelVersion
 from leadrank.models.scoring_config import LeadOverride, ScoringConfigVersion, ScoringHoldout, ScoringState
 from leadrank.models.user import ApiKey, Membership, User
@@ -22,6 +22,7 @@ __all__ = [
     "JobChunk",
     "JobReject",
     "Lead",
+    "LeadExplanation",
     "LeadOverride",
     "Membership",
     "ModelVersion",

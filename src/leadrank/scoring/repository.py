@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update
 from leadrank.leads.insights import list_columns
-from leadrank.models import LEAD_FIELDS, Activity, Lead, ModelVersion, ScoreHistory, Workspace
+from leadrank.models import LEAD_FIELDS, Activity, Lead, LeadExplanation, ModelVersion, ScoreHistory, Workspace
 
 FRAME_COLUMNS = list(LEAD_FIELDS)
 NON_TEXT = {"company_size", "annual_revenue", "outcome_date", "last_activity_date", "created_at"}
 TEXT_COLUMNS = [c for c in FRAME_COLUMNS if c not in NON_TEXT]
-SCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "explanation", "top_reason", "insights",
-                 "model_version_id", "score_kind", "scored_at"]
+SCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade", "model_version_id", "score_kind",
+                 "scored_at"]
 KEY_BATCH = 2000
 
 
@@ -181,12 +181,16 @@ class ScoringRepository:
 
     # --- score writes ---------------------------------------------------------------------
     def write_scores(self, workspace_id: uuid.UUID, rows: list[dict]) -> None:
-        """rows: id, score, conversion_probability, grade, explanation, model_version_id,
-        score_kind, scored_at. Updates the lead and appends to its score history."""
+        """rows: id, score, conversion_probability, grade, explanation (None: its reasons
+        follow), model_version_id, score_kind, scored_at. Updates the lead, stores the
+        explanation and appends to the score history."""
         if not rows:
             return
-        bulk_update(self.session, Lead.__table__,
-                    [{**r, "sort_score": r["score"], **list_columns(r["explanation"])} for r in rows], SCORE_COLUMNS)
+        bulk_update(self.session, Lead.__table__, [{**r, "sort_score": r["score"]} for r in rows], SCORE_COLUMNS)
+        explained = [r for r in rows if r["explanation"] is not None]
+        if explained:
+            store_explanations(self.session, [r["id"] for r in explained], [r["scored_at"] for r in explained],
+                               [r["explanation"] for r in explained])
         bulk_insert(self.session, ScoreHistory.__table__, [
             {"workspace_id": workspace_id, "lead_id": r["id"], "model_version_id": r["model_version_id"],
              "score_kind": r["score_kind"], "probability": r["conversion_probability"], "score": r["score"],
@@ -212,12 +216,12 @@ class ScoringRepository:
                 Lead.model_version_id == version_id, Lead.scored_at == scored_at)))
         return sorted(out)
 
-    def write_explanations(self, workspace_id: uuid.UUID, rows: list[dict], *, version_id: uuid.UUID,
-                           scored_at: datetime) -> None:
-        """rows: id, explanation — written only where the lead still holds that scoring."""
-        bulk_update(self.session, Lead.__table__, [{**r, **list_columns(r["explanation"])} for r in rows],
-                    ["explanation", "top_reason", "insights"],
-                    match={"workspace_id": workspace_id, "model_version_id": version_id, "scored_at": scored_at})
+    def write_explanations(self, lead_ids: Sequence[uuid.UUID], explanations: Sequence[dict], *,
+                           scored_at: datetime, columns: tuple[Sequence, Sequence] | None = None) -> None:
+        """The explanations of the scoring at ``scored_at`` (pass only leads that still hold
+        it: see :meth:`scored_by`); ``columns`` are their (top reasons, insights) when
+        already built."""
+        store_explanations(self.session, lead_ids, scored_at, explanations, columns)
 
     # --- model versions -------------------------------------------------------------------
     def versions(self, workspace_id: uuid.UUID) -> list[ModelVersion]:
@@ -239,3 +243,31 @@ class ScoringRepository:
         if ws is None:
             raise LookupError(f"workspace {workspace_id} is gone")
         return ws
+
+
+def store_explanations(session: Session, lead_ids: Sequence[uuid.UUID], scored_at: datetime | Sequence[datetime],
+                       explanations: Sequence[dict], columns: tuple[Sequence, Sequence] | None = None) -> None:
+    """Replace these leads' explanation rows (one scoring time for all, or one each). The
+    list columns are derived here unless given as (top reasons, insights JSON texts).
+
+    Delete, then insert (``COPY`` on PostgreSQL): rows are only ever replaced whole, and a
+    narrow insert is far cheaper than an upsert's update of the old row."""
+    if not lead_ids:
+        return
+    if columns is None:
+        derived = [list_columns(e) for e in explanations]
+        columns = ([d["top_reason"] for d in derived], [d["insights"] for d in derived])
+    ids = list(lead_ids)
+    if session.get_bind().dialect.name == "postgresql":
+        with session.connection().connection.driver_connection.cursor() as cur:
+            cur.execute("DELETE FROM lead_explanations WHERE lead_id = ANY(%s)", (ids,))
+    else:
+        table = LeadExplanation.__table__
+        for start in range(0, len(ids), KEY_BATCH):
+            session.execute(table.delete().where(table.c.lead_id.in_(ids[start:start + KEY_BATCH])))
+    values = {"lead_id": ids, "top_reason": list(columns[0]), "insights": list(columns[1]),
+              "explanation": list(explanations)}
+    if isinstance(scored_at, datetime):
+        bulk_insert_columns(session, LeadExplanation.__table__, values, {"scored_at": scored_at})
+    else:
+        bulk_insert_columns(session, LeadExplanation.__table__, {**values, "scored_at": list(scored_at)})

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from leadrank.customize import hooks as customize_hooks
 from leadrank.errors import InvalidInput, NotFound
 from leadrank.jobs.service import create_job
+from leadrank.leads.insights import LIST_INSIGHTS
 from leadrank.models import Job, ModelVersion
 from leadrank.models.base import utcnow
 from leadrank.scoring import stored as stored_explanation
@@ -326,14 +327,20 @@ def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid
         return 0
     leads = repo.load_leads(workspace_id, lead_ids=current)
     activities = repo.load_activities(workspace_id, lead_ids=current)
-    rows = _explained_rows(session, workspace_id, leads, activities, version, as_of)
     if customize_hooks.shapes_scores(session, workspace_id):
         # A configuration was activated between the passes: its scores come with these reasons.
+        rows = _explained_rows(session, workspace_id, leads, activities, version, as_of)
         repo.write_scores(workspace_id, rows)
         return len(rows)
-    repo.write_explanations(workspace_id, [{"id": r["id"], "explanation": r["explanation"]} for r in rows],
-                            version_id=version.id, scored_at=as_of)
-    return len(rows)
+    leads = similarity.with_icp_feature(session, workspace_id, leads)
+    batch = load_model(version).explain_batch(leads, activities, as_of=as_of, top=5,
+                                              bands=grade_bands(session, workspace_id))
+    explanations = batch.to_stored(str(version.id))
+    for exp in explanations:
+        exp["score_kind"] = "model"
+    repo.write_explanations([uuid.UUID(x) for x in leads["lead_id"]], explanations, scored_at=as_of,
+                            columns=batch.list_columns(LIST_INSIGHTS))
+    return len(explanations)
 
 
 def _explained_rows(session: Session, workspace_id: uuid.UUID, leads, activities,  # noqa: ANN001

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 18:01:58.717066
+Create Date: 2026-12-01 19:20:14.473283
 """
 
 from alembic import op
@@ -127,9 +127,6 @@ def upgrade() -> None:
     sa.Column('score_kind', sa.String(length=20), nullable=True),
     sa.Column('model_version_id', sa.Uuid(), nullable=True),
     sa.Column('scored_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('explanation', sa.JSON(), nullable=True),
-    sa.Column('top_reason', sa.Text(), nullable=True),
-    sa.Column('insights', sa.Text(), nullable=True),
     sa.Column('grade_override', sa.String(length=10), nullable=True),
     sa.Column('override_reason', sa.Text(), nullable=True),
     sa.Column('upload_job_id', sa.Uuid(), nullable=True),
@@ -137,8 +134,7 @@ def upgrade() -> None:
     sa.Column('updated_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_leads_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_leads')),
-    sa.UniqueConstraint('workspace_id', 'dedupe_key', name=op.f('uq_leads_workspace_id_dedupe_key')),
-    postgresql_with={'fillfactor': 85}
+    sa.UniqueConstraint('workspace_id', 'dedupe_key', name=op.f('uq_leads_workspace_id_dedupe_key'))
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.create_index('ix_leads_ws_activity_sort', ['workspace_id', 'last_activity_date', 'sort_score', 'id'], unique=False)
@@ -263,6 +259,15 @@ def upgrade() -> None:
     with op.batch_alter_table('job_rejects', schema=None) as batch_op:
         batch_op.create_index('ix_job_rejects_job_row', ['job_id', 'row_number'], unique=False)
 
+    op.create_table('lead_explanations',
+    sa.Column('lead_id', sa.Uuid(), nullable=False),
+    sa.Column('scored_at', leadrank.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('top_reason', sa.Text(), nullable=True),
+    sa.Column('insights', sa.Text(), nullable=True),
+    sa.Column('explanation', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_lead_explanations_lead_id_leads'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('lead_id', name=op.f('pk_lead_explanations'))
+    )
     op.create_table('lead_overrides',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
@@ -331,6 +336,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_lead_overrides_ws_lead')
 
     op.drop_table('lead_overrides')
+    op.drop_table('lead_explanations')
     with op.batch_alter_table('job_rejects', schema=None) as batch_op:
         batch_op.drop_index('ix_job_rejects_job_row')
 
