@@ -156,3 +156,22 @@ def test_list_columns_equal_those_derived_from_the_stored_form(model, data, top:
     assert any('"direction":"down"' in t for t in texts)
     none = model.explain_batch(leads.iloc[:0], acts, as_of="2025-01-15")
     assert none.list_columns(top) == ([], [])
+
+
+def test_stored_json_is_the_stored_form_encoded(model, data) -> None:  # noqa: ANN001
+    _, _, leads, acts = data
+    leads = leads.copy()
+    # text that JSON must escape, or that is not ASCII, beside plain values of the same column
+    leads.loc[:3, "company_name"] = ['O"Brien & Söhne', "back\\slash", "tab\there", "Zürich \u2028 AG"]
+    leads.loc[4:6, "job_title"] = ['VP "Growth"', "Directrice générale", "CEO\n"]
+    batch = model.explain_batch(leads, acts, as_of="2025-01-15", top=5)
+    extra = {"score_kind": "model"}
+    texts = batch.to_stored_json(VERSION, extra)
+    assert [t.encode() for t in texts] == [orjson.dumps({**e, **extra}) for e in batch.to_stored(VERSION)]
+    assert any('\\"' in t for t in texts) and any("ü" in t for t in texts)  # the escapes were exercised
+    # without a version or extra keys, without activities, and for a single lead
+    quiet = model.explain_batch(leads.head(50), None, as_of="2025-01-15", top=3)
+    assert [t.encode() for t in quiet.to_stored_json(None)] == [orjson.dumps(e) for e in quiet.to_stored(None)]
+    one = model.explain_batch(leads.iloc[[3]], acts, as_of="2025-01-15")
+    assert [orjson.loads(t) for t in one.to_stored_json(VERSION)] == one.to_stored(VERSION)
+    assert model.explain_batch(leads.iloc[:0], acts, as_of="2025-01-15").to_stored_json(VERSION) == []

@@ -18,6 +18,7 @@ Everything is vectorised over leads; Python-level string work happens per *disti
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -502,6 +503,51 @@ class ExplanationBatch:
                 "stored": STORED_FORM,
             } for i in range(n)]
 
+    def to_stored_json(self, model_version: str | None, extra: dict[str, Any] | None = None) -> list[str]:
+        """:meth:`to_stored` as JSON text, byte for byte ``orjson.dumps({**stored, **extra})``,
+        written straight from the columns: a scoring job only stores explanations, so the
+        ~30 dicts per lead it would build and then encode are never made. Every distinct
+        label, group name and reason is encoded once; numbers are encoded a column at a time."""
+        n = len(self)
+        if n == 0:
+            return []
+        G = len(self.groups)
+        order, cells = self._cell_order()
+        if self.ctx is None:
+            labels = values = ["null"] * (n * G)
+        else:
+            label_ids, table, value_mat = self._described(short_values=True)
+            encoded = np.empty(len(table), dtype=object)
+            encoded[:] = [_json(x) for x in table]
+            labels = encoded[label_ids.ravel()[cells]].tolist()
+            value_json = np.empty((n, G), dtype=object)
+            for gi in range(G):
+                value_json[:, gi] = _json_texts(value_mat[:, gi].tolist())
+            values = value_json.ravel()[cells].tolist()
+        group_json = np.empty(G, dtype=object)
+        group_json[:] = [_json(g) for g in self.groups]
+        names = group_json[order].ravel().tolist()
+        points = _json_numbers(_round_like_python(self.points, 5).ravel()[cells])
+        with gc_paused():
+            contributions = [f'{{"group":{g},"label":{lab},"value":{v},"points":{p}}}'
+                             for g, lab, v, p in zip(names, labels, values, points, strict=True)]
+        log_odds = _json_numbers(_round_like_python(self.log_odds, 6).ravel())
+        keys = [f"{g}:" for g in group_json.tolist()]
+        scores, probs, grades, ups, downs, actions = self._lead_columns()
+        head_model = f'"model":{{"base_logit":{_json(float(self.base_logit))},"version":{_json(model_version)},"log_odds":{{'
+        tail = f'}}}},"stored":{STORED_FORM}' + "".join(f",{_json(k)}:{_json(v)}" for k, v in (extra or {}).items()) + "}"
+        base_points = _json(float(self.base_points))
+        score_texts, prob_texts = _json_numbers(np.asarray(scores)), _json_numbers(np.asarray(probs))
+        out = []
+        for i in range(n):
+            lo = log_odds[i * G:(i + 1) * G]
+            out.append(
+                f'{{"score":{score_texts[i]},"probability":{prob_texts[i]},"grade":{_json(grades[i])},'
+                f'"base_points":{base_points},"reasons_up":{_json(ups[i])},"reasons_down":{_json(downs[i])},'
+                f'"next_action":{_json(actions[i])},"contributions":[{",".join(contributions[i * G:(i + 1) * G])}],'
+                + head_model + ",".join([k + v for k, v in zip(keys, lo, strict=True)]) + tail)
+        return out
+
     def list_columns(self, top: int) -> tuple[list[str | None], list[str]]:
         """What a list row shows of each lead's explanation: (its first reason, the ``top``
         strongest insights and the next step as JSON text). Equals ``leads.insights.list_columns``
@@ -514,31 +560,31 @@ class ExplanationBatch:
         k = min(top, G)
         order, cells = self._cell_order()
         cells = cells.reshape(n, G)[:, :k].ravel()
+        group_json = np.empty(G, dtype=object)
+        group_json[:] = [_json(g) for g in self.groups]
+        names = group_json[order[:, :k]].ravel().tolist()
         if self.ctx is None:
-            texts = None
+            texts = names  # no labels: the group names stand in
         else:
             label_ids, table, _ = self._described(short_values=True)
-            texts = _labels_in_order(label_ids, table, cells)
-        names = self._group_names(order[:, :k])
+            encoded = np.empty(len(table), dtype=object)
+            encoded[:] = [_json(x) if x else None for x in table]  # an empty label: the group name
+            texts = [t or g for t, g in zip(encoded[label_ids.ravel()[cells]].tolist(), names, strict=True)]
         # round(round(p, 5), 2): the stored points, rounded as the insights show them.
         stored = _round_like_python(self.points, 5).ravel()[cells]
-        points = _round_like_python(stored, 2).tolist()
+        points = _json_numbers(_round_like_python(stored, 2))
         directions = np.where(stored >= 0, "up", "down").tolist()
-        if texts is None:
-            texts = names
-        else:
-            texts = [t if t else g for t, g in zip(texts, names, strict=True)]
         _, _, _, ups, downs, actions = self._lead_columns()
         top_reasons = [u[0] if u else d[0] if d else None for u, d in zip(ups, downs, strict=True)]
         with gc_paused():
-            rows = [{"text": t, "points": p, "group": g, "direction": d}
+            rows = [f'{{"text":{t},"points":{p},"group":{g},"direction":"{d}"}}'
                     for t, p, g, d in zip(texts, points, names, directions, strict=True)]
-            insights = []
-            for i, action in enumerate(actions):
-                lead_rows = rows[i * k:(i + 1) * k]
-                if action:
-                    lead_rows.append({"text": action, "points": None, "group": "next_action", "direction": "action"})
-                insights.append(orjson.dumps(lead_rows).decode())
+        insights = []
+        for i, action in enumerate(actions):
+            lead_rows = rows[i * k:(i + 1) * k]
+            if action:
+                lead_rows.append(f'{{"text":{_json(action)},"points":null,"group":"next_action","direction":"action"}}')
+            insights.append("[" + ",".join(lead_rows) + "]")
         return top_reasons, insights
 
     # ------------------------------------------------------------------ shared by to_dicts / to_stored
@@ -587,6 +633,37 @@ class ExplanationBatch:
 STORED_FORM = 2
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
+
+
+def _json_texts(values: list[Any]) -> list[str]:
+    """``[_json(v) for v in values]`` for one column of JSON-ready values, the common columns
+    without a call per value: floats (and None) encoded in one call, integers as ``str``
+    writes them, plain ASCII strings that need no escape quoted as they are."""
+    types = set(map(type, values))
+    if types <= _NONE_OR_FLOAT:
+        return _json_numbers(np.array([np.nan if v is None else v for v in values], dtype=np.float64))
+    if types <= _NONE_OR_INT:  # bool is not int here: type(True) is bool
+        return ["null" if v is None else str(v) for v in values]
+    if types <= _NONE_OR_STR:
+        joined = "".join(v for v in values if v is not None)
+        if joined.isascii() and _NEEDS_ESCAPE.search(joined) is None:
+            return ["null" if v is None else f'"{v}"' for v in values]
+    return [_json(v) for v in values]
+
+
+def _json_numbers(x: np.ndarray) -> list[str]:
+    """Each float as orjson writes it (the shortest text that reads back the same double;
+    non-finite values as null), encoded in one call: numbers hold no comma to split on."""
+    if len(x) == 0:
+        return []
+    return orjson.dumps(x.astype(np.float64).tolist()).decode()[1:-1].split(",")
+
+
 def _labels_in_order(label_ids: np.ndarray, table: list[str | None], cells: np.ndarray) -> list[str | None]:
     table_arr = np.empty(len(table), dtype=object)
     table_arr[:] = table
@@ -614,6 +691,8 @@ def _round_like_python(x: np.ndarray, digits: int) -> np.ndarray:
 
 
 _NONE_OR_FLOAT = frozenset({float, type(None)})
+_NONE_OR_STR = frozenset({str, type(None)})
+_NONE_OR_INT = frozenset({int, type(None)})
 
 
 def _short_values(values: list[Any]) -> list[Any]:

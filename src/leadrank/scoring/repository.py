@@ -209,6 +209,11 @@ class ScoringRepository:
     def scored_by(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID], version_id: uuid.UUID,
                   scored_at: datetime) -> list[uuid.UUID]:
         """Those of ``lead_ids`` whose current score this model version gave at ``scored_at``."""
+        if self.session.get_bind().dialect.name == "postgresql":  # one array parameter, no IN list
+            with self.session.connection().connection.driver_connection.cursor() as cur:
+                cur.execute("SELECT id FROM leads WHERE workspace_id = %s AND id = ANY(%s) AND model_version_id = %s"
+                            " AND scored_at = %s ORDER BY id", (workspace_id, list(lead_ids), version_id, scored_at))
+                return [row[0] for row in cur.fetchall()]
         out: list[uuid.UUID] = []
         for start in range(0, len(lead_ids), KEY_BATCH):
             out.extend(self.session.scalars(select(Lead.id).where(

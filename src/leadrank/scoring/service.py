@@ -11,6 +11,7 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime
 
+import orjson
 from sqlalchemy.orm import Session
 
 from leadrank.customize import hooks as customize_hooks
@@ -335,19 +336,18 @@ def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid
     leads = similarity.with_icp_feature(session, workspace_id, leads)
     batch = load_model(version).explain_batch(leads, activities, as_of=as_of, top=5,
                                               bands=grade_bands(session, workspace_id))
-    explanations = batch.to_stored(str(version.id))
-    for exp in explanations:
-        exp["score_kind"] = "model"
+    # Stored as JSON text built straight from the batch (no dicts: they would only be encoded).
+    explanations = [orjson.Fragment(text) for text in batch.to_stored_json(str(version.id), {"score_kind": "model"})]
     repo.write_explanations([uuid.UUID(x) for x in leads["lead_id"]], explanations, scored_at=as_of,
                             columns=batch.list_columns(LIST_INSIGHTS))
+    customize_hooks.scores_changed(session, workspace_id)  # the what-if cache reads these contributions
     return len(explanations)
 
 
 def _explained_rows(session: Session, workspace_id: uuid.UUID, leads, activities,  # noqa: ANN001
                     version: ModelVersion | None, now: datetime) -> list[dict]:
-    """Scores with their explanations (the workspace's configuration applied), as lead rows."""
-    if version is not None:
-        leads = similarity.with_icp_feature(session, workspace_id, leads)
+    """Scores written together with their explanations, as lead rows: cold-start scores (built
+    from their reasons) and scores a configuration shapes (it needs the contributions)."""
     bands = grade_bands(session, workspace_id)
     if version is None:
         explanations = _cold_start(session, workspace_id, leads, activities, now)
@@ -355,30 +355,19 @@ def _explained_rows(session: Session, workspace_id: uuid.UUID, leads, activities
         grades = [e.get("grade") for e in explanations]
         batch, model_bands = None, None
     else:
+        leads = similarity.with_icp_feature(session, workspace_id, leads)
         model = load_model(version)
         kind, version_id = "model", version.id
         model_bands = bands or {**model.grade_thresholds, "D": 0.0}
-    # Without a configuration that changes the model's scores, explanations are built directly in
-    # their stored form: what configure_scores + compact give, without the full dicts in between.
-    lean = version is not None and not customize_hooks.shapes_scores(session, workspace_id)
-    if lean:
-        batch = model.explain_batch(leads, activities, as_of=now, top=5, bands=bands)
-        explanations, grades = batch.to_stored(str(version.id)), list(batch.grade)
-        customize_hooks.scores_changed(session, workspace_id)
-    else:
-        if version is not None:
-            batch = model.explain_batch(leads, activities, as_of=now, top=5, bands=bands, keep_features=True)
-            explanations, grades = batch.to_dicts(), list(batch.grade)
-        explanations, grades = customize_hooks.configure_scores(
-            session, workspace_id, leads, activities, explanations, grades, now=now, model_bands=model_bands,
-            batch=batch, model_version_id=version_id)
+        batch = model.explain_batch(leads, activities, as_of=now, top=5, bands=bands, keep_features=True)
+        explanations, grades = batch.to_dicts(), list(batch.grade)
+    explanations, grades = customize_hooks.configure_scores(
+        session, workspace_id, leads, activities, explanations, grades, now=now, model_bands=model_bands,
+        batch=batch, model_version_id=version_id)
     rows = []
     for lead_id, exp, grade in zip(leads["lead_id"], explanations, grades, strict=True):
-        if lean:
-            exp["score_kind"] = kind
-        else:
-            exp = stored_explanation.compact({**exp, "score_kind": kind})
-            exp.pop("lead_id", None)
+        exp = stored_explanation.compact({**exp, "score_kind": kind})
+        exp.pop("lead_id", None)
         rows.append({
             "id": uuid.UUID(lead_id), "score": round(float(exp["score"]), 4),
             "conversion_probability": float(exp["probability"]), "grade": grade, "explanation": exp,
