@@ -19,7 +19,7 @@ from itertools import repeat
 from sqlalchemy import Table, TypeDecorator
 from sqlalchemy.orm import Session
 
-from leadrank.db import json_dumps
+from leadrank.db import JSONText, json_dumps
 
 
 _NULL = "\\N"
@@ -102,8 +102,8 @@ def _copy_texts(kind: str, values: Sequence) -> list[str]:
     null = _NULL
     if kind == "text":
         out = values
-    elif kind == "json":
-        out = [json_dumps(v) if v is not None else None for v in values]
+    elif kind == "json":  # JSONText is JSON already: taken as it is
+        out = [None if v is None else v if type(v) is JSONText else json_dumps(v) for v in values]
     elif kind == "datetime":
         out = [v.isoformat() if v is not None else None for v in values]
     elif kind == "bool":

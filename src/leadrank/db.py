@@ -26,9 +26,18 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.close()
 
 
+class JSONText(str):
+    """Text that already is a JSON document (built without the dicts it encodes): a JSON
+    column stores it as it is."""
+
+    __slots__ = ()
+
+
 def json_dumps(value: object) -> str:
     """JSON columns are written with orjson: explanations make score writes JSON-heavy, and
     orjson encodes them several times faster than the standard library."""
+    if type(value) is JSONText:
+        return str(value)
     return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
 
 

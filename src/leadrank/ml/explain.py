@@ -411,6 +411,7 @@ class ExplanationBatch:
     feature_groups: dict[str, str] | None = None
     # _described per short_values: to_stored and list_columns describe the same cells.
     _described_cache: dict[bool, tuple] = field(default_factory=dict, init=False, repr=False)
+    _lead_columns_cache: tuple | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -503,6 +504,7 @@ class ExplanationBatch:
                 "stored": STORED_FORM,
             } for i in range(n)]
 
+    @gc_paused()  # the texts hold no cycles; the collector would rescan the big arrays for nothing
     def to_stored_json(self, model_version: str | None, extra: dict[str, Any] | None = None) -> list[str]:
         """:meth:`to_stored` as JSON text, byte for byte ``orjson.dumps({**stored, **extra})``,
         written straight from the columns: a scoring job only stores explanations, so the
@@ -528,9 +530,8 @@ class ExplanationBatch:
         group_json[:] = [_json(g) for g in self.groups]
         names = group_json[order].ravel().tolist()
         points = _json_numbers(_round_like_python(self.points, 5).ravel()[cells])
-        with gc_paused():
-            contributions = [f'{{"group":{g},"label":{lab},"value":{v},"points":{p}}}'
-                             for g, lab, v, p in zip(names, labels, values, points, strict=True)]
+        contributions = [f'{{"group":{g},"label":{lab},"value":{v},"points":{p}}}'
+                         for g, lab, v, p in zip(names, labels, values, points, strict=True)]
         log_odds = _json_numbers(_round_like_python(self.log_odds, 6).ravel())
         keys = [f"{g}:" for g in group_json.tolist()]
         scores, probs, grades, ups, downs, actions = self._lead_columns()
@@ -548,6 +549,7 @@ class ExplanationBatch:
                 + head_model + ",".join([k + v for k, v in zip(keys, lo, strict=True)]) + tail)
         return out
 
+    @gc_paused()  # the texts hold no cycles; the collector would rescan the big arrays for nothing
     def list_columns(self, top: int) -> tuple[list[str | None], list[str]]:
         """What a list row shows of each lead's explanation: (its first reason, the ``top``
         strongest insights and the next step as JSON text). Equals ``leads.insights.list_columns``
@@ -576,9 +578,8 @@ class ExplanationBatch:
         directions = np.where(stored >= 0, "up", "down").tolist()
         _, _, _, ups, downs, actions = self._lead_columns()
         top_reasons = [u[0] if u else d[0] if d else None for u, d in zip(ups, downs, strict=True)]
-        with gc_paused():
-            rows = [f'{{"text":{t},"points":{p},"group":{g},"direction":"{d}"}}'
-                    for t, p, g, d in zip(texts, points, names, directions, strict=True)]
+        rows = [f'{{"text":{t},"points":{p},"group":{g},"direction":"{d}"}}'
+                for t, p, g, d in zip(texts, points, names, directions, strict=True)]
         insights = []
         for i, action in enumerate(actions):
             lead_rows = rows[i * k:(i + 1) * k]
@@ -622,10 +623,16 @@ class ExplanationBatch:
         return label_ids, table, value_mat
 
     def _lead_columns(self) -> tuple[list[Any], ...]:
-        """Score, probability, grade, reasons up and down, next action: one list each."""
-        return (self.score.tolist(), self.probability.tolist(), [str(g) for g in self.grade.tolist()],
-                [[r for r in rs if r is not None] for rs in self.reasons_up.tolist()],
-                [[r for r in rs if r is not None] for rs in self.reasons_down.tolist()], self.next_action.tolist())
+        """Score, probability, grade, reasons up and down, next action: one list each (built
+        once: the stored form and the list columns both need them)."""
+        if self._lead_columns_cache is None:
+            with gc_paused():
+                self._lead_columns_cache = (
+                    self.score.tolist(), self.probability.tolist(), [str(g) for g in self.grade.tolist()],
+                    [[r for r in rs if r is not None] for rs in self.reasons_up.tolist()],
+                    [[r for r in rs if r is not None] for rs in self.reasons_down.tolist()],
+                    self.next_action.tolist())
+        return self._lead_columns_cache
 
 
 #: ``scoring.stored.STORAGE_VERSION`` of the form :meth:`ExplanationBatch.to_stored` builds (``ml``

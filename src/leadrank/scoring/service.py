@@ -11,10 +11,10 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime
 
-import orjson
 from sqlalchemy.orm import Session
 
 from leadrank.customize import hooks as customize_hooks
+from leadrank.db import JSONText
 from leadrank.errors import InvalidInput, NotFound
 from leadrank.jobs.service import create_job
 from leadrank.leads.insights import LIST_INSIGHTS
@@ -337,7 +337,7 @@ def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid
     batch = load_model(version).explain_batch(leads, activities, as_of=as_of, top=5,
                                               bands=grade_bands(session, workspace_id))
     # Stored as JSON text built straight from the batch (no dicts: they would only be encoded).
-    explanations = [orjson.Fragment(text) for text in batch.to_stored_json(str(version.id), {"score_kind": "model"})]
+    explanations = [JSONText(text) for text in batch.to_stored_json(str(version.id), {"score_kind": "model"})]
     repo.write_explanations([uuid.UUID(x) for x in leads["lead_id"]], explanations, scored_at=as_of,
                             columns=batch.list_columns(LIST_INSIGHTS))
     customize_hooks.scores_changed(session, workspace_id)  # the what-if cache reads these contributions
