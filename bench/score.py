@@ -9,13 +9,13 @@ floor) it prints, over the same leads in chunks of ``--chunk`` (as a scoring job
 * floor: the model's own predict alone on the already built feature matrix,
 * scores: the full pipeline (point-in-time features + predict + calibration),
 * scores + reasons: ``explain_batch`` with top-5 reasons up and down and the next action,
-* stored explanations: what a scoring job computes per chunk of ``--job-chunk`` leads before
-  writing it when no scoring configuration shapes the scores, ``explain_batch()`` then
-  ``to_stored(version)`` (the lean stored dict per lead); the ``to_stored`` share on its own line,
-* the former job path, for comparison: ``explain_batch(keep_features=True)``, ``to_dicts()`` (the
-  full dict with every column's contribution), the hooks' ``model`` block and
-  ``scoring.stored.compact``; the ``to_dicts`` and block + compact shares on their own lines
-  (the dicts both paths store are equal: tests/ml/test_explain_stored.py),
+* stored explanations: what the reasons pass (``scoring.explain``) computes per chunk of
+  ``--job-chunk`` leads before writing it: ``explain_batch()``, ``to_stored_json(version)`` (each
+  lead's stored explanation as JSON text, built from the columns) and ``list_columns`` (the first
+  reason and insights a list row shows); each share on its own line,
+* the former path, for comparison: ``to_stored`` dicts, encoded with orjson, and the list columns
+  derived per lead (``leads.insights.list_columns``); the texts are byte-identical
+  (tests/ml/test_explain_stored.py),
 * peak memory (max RSS of the process, which also holds the generated data).
 
 Wall seconds and CPU seconds (``time.process_time``) are both shown: the 2-core box is shared, and
@@ -102,20 +102,11 @@ def measure(model, parts, as_of, n: int, job_chunk: int, dicts: bool) -> dict[st
                       b.next_action[0])
     del b
     if dicts:
-        from leadrank.customize.engine import Contributions
-        from leadrank.scoring.stored import compact
+        import orjson
 
-        def former(b, version: str) -> list[dict]:  # noqa: ANN001
-            """customize.hooks.configure_scores without a configuration, then compact (no database)."""
-            c = Contributions.from_model(b.groups, b.log_odds, b.base_logit)
-            out = []
-            for i, exp in enumerate(full):
-                exp["model"] = {"base_logit": float(c.base_logit[i]), "names": c.names, "categories": c.categories,
-                                "log_odds": [float(v) for v in c.log_odds[i]], "version": version}
-                out.append(compact({**exp, "score_kind": "model"}))
-            return out
+        from leadrank.leads.insights import LIST_INSIGHTS, list_columns
 
-        acc = {k: [0.0, 0.0] for k in ("job", "stored", "former", "dicts", "compact")}
+        acc = {k: [0.0, 0.0] for k in ("job", "stored", "listcols", "former", "dicts", "encode")}
 
         def add(key: str, *timers: Timer) -> None:
             acc[key][0] += sum(t.wall for t in timers)
@@ -127,20 +118,24 @@ def measure(model, parts, as_of, n: int, job_chunk: int, dicts: bool) -> dict[st
                 with Timer() as t:
                     b = model.explain_batch(jl, ja, as_of=as_of, top=5)
                 with Timer() as d:
-                    lean = b.to_stored(version)
-                add("job", t, d)
-                add("stored", d)
-                del b, lean
-                with Timer() as t:
-                    b = model.explain_batch(jl, ja, as_of=as_of, top=5, keep_features=True)
-                with Timer() as d:
-                    full = b.to_dicts()
+                    texts = b.to_stored_json(version, {"score_kind": "model"})
                 with Timer() as c:
-                    lean = former(b, version)
+                    b.list_columns(LIST_INSIGHTS)
+                add("job", t, d, c)
+                add("stored", d)
+                add("listcols", c)
+                del b, texts
+                with Timer() as t:
+                    b = model.explain_batch(jl, ja, as_of=as_of, top=5)
+                with Timer() as d:
+                    lean = b.to_stored(version)
+                with Timer() as c:
+                    [orjson.dumps({**e, "score_kind": "model"}) for e in lean]
+                    [list_columns(e) for e in lean]
                 add("former", t, d, c)
                 add("dicts", d)
-                add("compact", c)
-                del b, full, lean
+                add("encode", c)
+                del b, lean
         for key, (wall, cpu) in acc.items():
             out[f"{key}_wall"], out[f"{key}_cpu"] = wall, cpu
     out["peak_mb"] = peak_mb()
@@ -183,9 +178,10 @@ def main() -> None:
         rows = [("floor: model predict alone", "floor"), ("features alone", "features"),
                 ("scores (features + predict)", "scores"), ("scores + top-5 reasons + action", "reasons")]
         if not args.no_dicts:
-            rows += [(f"stored explanations ({args.job_chunk:,}/chunk)", "job"), ("  of which to_stored", "stored"),
-                     ("former: + to_dicts + compact", "former"), ("  of which to_dicts", "dicts"),
-                     ("  of which model block + compact", "compact")]
+            rows += [(f"stored explanations ({args.job_chunk:,}/chunk)", "job"),
+                     ("  of which to_stored_json", "stored"), ("  of which list columns", "listcols"),
+                     ("former: dicts, encoded, insights", "former"), ("  of which to_stored dicts", "dicts"),
+                     ("  of which encode + insights", "encode")]
         for what, key in rows:
             w, c = n / r[f"{key}_wall"], n / r[f"{key}_cpu"]
             print(f"{label:<34}{what:<34}{w:>14,.0f}{c:>13,.0f}{floor / c:>14.1f}x{1e6 / c:>10.1f}")
