@@ -372,6 +372,18 @@ async def measure_list(base: str, key: str, requests: int, clients: int, cookies
     return out
 
 
+def server_settings() -> str:
+    """The PostgreSQL settings that decide bulk-write speed at this size (see docs/deployment.md)."""
+    from leadrank.db import session_scope
+    from sqlalchemy import text
+
+    names = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "synchronous_commit", "wal_compression")
+    with session_scope() as session:
+        rows = session.execute(text("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(:n)"),
+                               {"n": list(names)}).all()
+    return ", ".join(f"{name}={value}" for name, value in sorted(rows))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -475,7 +487,8 @@ def main() -> None:
         frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_csv(csv_path, index=False)
         del frame
         print(f"{args.n:,} open leads to upload ({csv_path.stat().st_size / 2**20:.0f} MiB CSV); "
-              f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs")
+              f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs; "
+              f"PostgreSQL {server_settings()}")
         runs = []
         for k in (int(x) for x in args.workers.split(",")):
             run = run_upload_and_score(k, model, csv_path, args.n, env, tmp)
