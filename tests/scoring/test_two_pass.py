@@ -150,7 +150,17 @@ def test_an_upload_stores_new_leads_scored_and_the_job_adds_their_reasons(env, t
     with session_scope() as session:
         result = session.get(Job, score_job.id).result
     assert result["scored"] == 400
+    # The upload's embeddings wait for its reasons: the reasons pass creates their job as it ends.
+    assert "embed_job_id" not in result
+    with session_scope() as session:
+        assert not session.scalars(select(Job).where(Job.workspace_id == tenant.workspace_id,
+                                                     Job.kind == "similarity.embed")).all()
     assert run_job(uuid.UUID(result["explain_job_id"])) == "done"
+    with session_scope() as session:
+        explained = session.get(Job, uuid.UUID(result["explain_job_id"])).result
+        embed = session.get(Job, uuid.UUID(explained["embed_job_id"]))
+        assert embed.kind == "similarity.embed" and embed.status == "queued"
+        assert embed.params["upload_job_id"] == str(upload_id)
     after = _leads(tenant.workspace_id)
     for lead_id, score in inline.items():
         stored_score, grade, stored, _ = after[lead_id]

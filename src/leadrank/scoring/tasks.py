@@ -99,14 +99,22 @@ def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: AN
 def finish_scoring(ctx: JobContext, results: list[dict]) -> dict:
     """Scores are in; when reasons were left for the second pass, start it."""
     out = {"scored": sum(r.get("processed", 0) for r in results)}
+    # An upload's embeddings come after its reasons (see schedule_after_upload): created by
+    # the reasons pass when it ends, their chunks never share the workers with its chunks.
+    embed = ctx.params["upload_job_id"] if ctx.params.get("embed_upload") else None
     with session_scope() as session:
         if any(r.get("reasons") == "pending" for r in results):
-            out["explain_job_id"] = str(create_job(session, ctx.workspace_id, "scoring.explain",
-                                                   {"scoring_job_id": str(ctx.job_id)}).id)
-        if ctx.params.get("embed_upload"):  # after the reasons: see schedule_after_upload
-            out["embed_job_id"] = str(create_job(session, ctx.workspace_id, "similarity.embed",
-                                                 {"upload_job_id": ctx.params["upload_job_id"]}).id)
+            params = {"scoring_job_id": str(ctx.job_id)}
+            if embed:
+                params["embed_upload_job_id"] = embed
+            out["explain_job_id"] = str(create_job(session, ctx.workspace_id, "scoring.explain", params).id)
+        elif embed:
+            out["embed_job_id"] = _embed_upload(session, ctx.workspace_id, embed)
     return out
+
+
+def _embed_upload(session, workspace_id: uuid.UUID, upload_job_id: str) -> str:  # noqa: ANN001
+    return str(create_job(session, workspace_id, "similarity.embed", {"upload_job_id": upload_job_id}).id)
 
 
 chunked_job("scoring.score", plan=plan_scoring, run_chunk=score_one_chunk, finish=finish_scoring)
@@ -130,7 +138,11 @@ def explain_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: 
 
 
 def finish_explaining(ctx: JobContext, results: list[dict]) -> dict:
-    return {"explained": sum(r.get("processed", 0) for r in results)}
+    out = {"explained": sum(r.get("processed", 0) for r in results)}
+    if ctx.params.get("embed_upload_job_id"):
+        with session_scope() as session:
+            out["embed_job_id"] = _embed_upload(session, ctx.workspace_id, ctx.params["embed_upload_job_id"])
+    return out
 
 
 chunked_job("scoring.explain", plan=plan_explaining, run_chunk=explain_one_chunk, finish=finish_explaining)
