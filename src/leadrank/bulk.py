@@ -191,13 +191,10 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict], columns: S
 
 
 def bulk_update(session: Session, table: Table, rows: Sequence[dict], columns: Sequence[str],
-                key: str = "id", *, match: dict[str, object] | None = None) -> None:
-    """Set ``columns`` on the rows identified by ``key`` (every row has every column); with
-    ``match``, only on rows whose columns still hold those values (a guard against a newer
-    write of the same rows)."""
+                key: str = "id") -> None:
+    """Set ``columns`` on the rows identified by ``key`` (every row has every column)."""
     if not rows:
         return
-    match = match or {}
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
         conn = _raw_connection(session)
@@ -215,14 +212,10 @@ def bulk_update(session: Session, table: Table, rows: Sequence[dict], columns: S
                             values[i] = _dumps(values[i])
                     copy.write_row(values)
             sets = ", ".join(f'"{c}" = t."{c}"' for c in columns)
-            guard = "".join(f' AND x."{c}" = %s' for c in match)
-            cur.execute(f'UPDATE "{table.name}" AS x SET {sets} FROM "{temp}" AS t WHERE x."{key}" = t."{key}"{guard}',
-                        list(match.values()) or None)
+            cur.execute(f'UPDATE "{table.name}" AS x SET {sets} FROM "{temp}" AS t WHERE x."{key}" = t."{key}"')
             cur.execute(f'DROP TABLE "{temp}"')
         return
-    match_values = _sqlite_rows(table, list(match), [match], dialect)[0] if match else ()
-    values = [(*v, *match_values) for v in _sqlite_rows(table, [*columns, key], rows, dialect)]
+    values = _sqlite_rows(table, [*columns, key], rows, dialect)
     sets = ", ".join(f'"{c}" = ?' for c in columns)
-    guard = "".join(f' AND "{c}" = ?' for c in match)
     raw = session.connection().connection.driver_connection
-    raw.executemany(f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?{guard}', values)
+    raw.executemany(f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?', values)

@@ -157,8 +157,9 @@ class Lead(Base):
 class LeadExplanation(Base):
     """A lead's explanation, kept apart from the lead. The scoring job writes scores first and
     explanations in a second pass; here that pass is a plain insert of a narrow row (``COPY``
-    on PostgreSQL) instead of a rewrite of the wide lead row and its 14 indexes: about 5x less
-    database work per lead (bench/score_db.py).
+    on PostgreSQL) instead of a rewrite of the wide lead row and its 14 indexes: ~110 µs per
+    lead against 540–800 µs, measured on 20,000 scored leads (bench/score_db.py: the reasons
+    pass of 100,000 leads went from 67 s to 39 s).
 
     A row belongs to one scoring, the one at ``scored_at``. A lead scored again since then
     (new data, another model) holds a newer ``scored_at``: readers join on both columns and
