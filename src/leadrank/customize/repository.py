@@ -14,7 +14,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert, bulk_update
-from leadrank.models import Activity, Lead, LeadExplanation, LeadOverride, ScoreHistory, ScoringConfigVersion, ScoringHoldout, ScoringState
+from leadrank.models import (Activity, Lead, LeadExplanation, LeadOverride, ScoreHistory, ScoringConfigVersion,
+                             ScoringHoldout, ScoringState)
 from leadrank.models.base import utcnow
 from leadrank.scoring.repository import store_explanations
 
@@ -90,7 +91,8 @@ class CustomizeRepository:
         block of its explanation, its scoring time and the fields rules look at."""
         cols = [Lead.id, LeadExplanation.explanation["model"].label("raw"), Lead.scored_at,
                 *[getattr(Lead, f) for f in RULE_FIELDS]]
-        stmt = select(*cols).outerjoin(LeadExplanation, CURRENT_EXPLANATION).where(Lead.workspace_id == workspace_id, Lead.score.is_not(None))
+        stmt = select(*cols).outerjoin(LeadExplanation, CURRENT_EXPLANATION).where(
+            Lead.workspace_id == workspace_id, Lead.score.is_not(None))
         stmt = stmt.where(Lead.model_version_id == model_version_id) if model_version_id else \
             stmt.where(Lead.score_kind == "cold_start")
         rows = self.session.execute(stmt.order_by(Lead.id)).all()

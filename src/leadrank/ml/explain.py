@@ -535,8 +535,10 @@ class ExplanationBatch:
         log_odds = _json_numbers(_round_like_python(self.log_odds, 6).ravel())
         keys = [f"{g}:" for g in group_json.tolist()]
         scores, probs, grades, ups, downs, actions = self._lead_columns()
-        head_model = f'"model":{{"base_logit":{_json(float(self.base_logit))},"version":{_json(model_version)},"log_odds":{{'
-        tail = f'}}}},"stored":{STORED_FORM}' + "".join(f",{_json(k)}:{_json(v)}" for k, v in (extra or {}).items()) + "}"
+        head_model = (f'"model":{{"base_logit":{_json(float(self.base_logit))},"version":{_json(model_version)},'
+                      '"log_odds":{')
+        extra_json = "".join(f",{_json(k)}:{_json(v)}" for k, v in (extra or {}).items())
+        tail = f'}}}},"stored":{STORED_FORM}{extra_json}}}'
         base_points = _json(float(self.base_points))
         score_texts, prob_texts = _json_numbers(np.asarray(scores)), _json_numbers(np.asarray(probs))
         out = []
