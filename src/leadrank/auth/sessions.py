@@ -31,4 +31,4 @@ def principal_from_session(request: Request, session: Session):  # noqa: ANN201 
     if not rows:
         return None
     chosen = next((r for r in rows if str(r[0].id) == wanted), rows[0])
-    return Principal(workspace=chosen[0], role=chosen[1], user_id=user.id)
+    return Principal(workspace_id=chosen[0].id, role=chosen[1], user_id=user.id, workspace=chosen[0])
