@@ -52,7 +52,7 @@ class ActivityIn(BaseModel):
     source: str | None = None
 
 
-def filters_query(
+async def filters_query(
     industry: Annotated[list[str] | None, Query(description="Exact industry; repeat for several")] = None,
     lead_source: Annotated[list[str] | None, Query()] = None,
     grade: Annotated[list[str] | None, Query(description="A, B, C or D (a rep's override counts)")] = None,
@@ -66,6 +66,7 @@ def filters_query(
     created_to: datetime | None = None,
     q: Annotated[str | None, Query(description="Search name, email or company")] = None,
 ) -> LeadFilters:
+    # async: parsing needs no worker thread (a sync dependency would take one per request).
     return LeadFilters(
         industry=industry or [], lead_source=lead_source or [], grade=grade or [], outcome=outcome or [],
         company_size_min=company_size_min, company_size_max=company_size_max, job_title=job_title,

@@ -1,0 +1,211 @@
+"""The prioritized list (GET /api/v1/leads/prioritized): search, filters and pages, on
+SQLite and PostgreSQL. Its statements are built once per shape and run again with each
+request's values, so every test here asks the same shape with different values too."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import event, text
+
+from leadrank.leads import service
+from tests.web.factories import add_lead
+
+LIST = "/api/v1/leads/prioritized"
+
+
+def emails(client, tenant, query: str = "") -> list[str]:  # noqa: ANN001
+    r = client.get(f"{LIST}?limit=500{'&' + query if query else ''}", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    return [lead["lead_data"]["email"] for lead in r.json()["leads"]]
+
+
+def test_search_finds_a_term_in_name_email_or_company_and_takes_wildcards_literally(client, tenant):
+    ws = tenant.workspace_id
+    add_lead(ws, "ana@garcia.example", score=80.0, grade="A", first_name="Ana", last_name="Lopez",
+             company_name="Acme")
+    add_lead(ws, "bo@b.example", score=70.0, grade="A", first_name="Bo", last_name="Garcia", company_name="Beta")
+    add_lead(ws, "cy@c.example", score=60.0, grade="B", first_name="Cy", last_name="Stone",
+             company_name="Garcia Holdings")
+    add_lead(ws, "pct@d.example", score=50.0, grade="B", company_name="100% Sure")
+    add_lead(ws, "snake@e.example", score=40.0, grade="C", company_name="snake_case Ltd")
+    add_lead(ws, "slash@f.example", score=30.0, grade="C", company_name="a/b partners")
+    add_lead(ws, "quote@g.example", score=20.0, grade="D", first_name="Sean", last_name="O'Brien")
+    add_lead(ws, "back@h.example", score=10.0, grade="D", company_name="back\\slash Co")
+
+    assert emails(client, tenant, "q=GARCIA") == ["ana@garcia.example", "bo@b.example", "cy@c.example"]
+    assert emails(client, tenant, "q=bo garcia") == ["bo@b.example"]  # first and last name together
+    # Words from two different fields are not one match (name "Ana Lopez", company "Acme").
+    assert emails(client, tenant, "q=lopez acme") == []
+    assert emails(client, tenant, "q=%25") == ["pct@d.example"]
+    assert emails(client, tenant, "q=_") == ["snake@e.example"]
+    assert emails(client, tenant, "q=/") == ["slash@f.example"]
+    assert emails(client, tenant, "q=o'b") == ["quote@g.example"]
+    assert emails(client, tenant, "q=%5C") == ["back@h.example"]
+    assert emails(client, tenant, "q=zzqx") == []
+    assert len(emails(client, tenant, "q=e")) == 8  # a term shorter than a trigram still searches
+
+
+def test_each_request_gets_its_own_values_in_a_shape_already_asked(client, tenant):
+    ws = tenant.workspace_id
+    for i in range(12):
+        add_lead(ws, f"p{i}@x.example", score=float(90 - 5 * i), grade="ABCD"[i % 4],
+                 industry="Software" if i % 2 else "Retail", company_size=10 * (i + 1),
+                 job_title="VP Sales" if i % 3 == 0 else "Analyst", lead_source="Webinar" if i < 6 else "Referral")
+    assert emails(client, tenant, "industry=Software") == [f"p{i}@x.example" for i in (1, 3, 5, 7, 9, 11)]
+    assert emails(client, tenant, "industry=Retail") == [f"p{i}@x.example" for i in (0, 2, 4, 6, 8, 10)]
+    assert emails(client, tenant, "industry=Retail&industry=Software") == [f"p{i}@x.example" for i in range(12)]
+    assert emails(client, tenant, "company_size_min=30&company_size_max=50") == ["p2@x.example", "p3@x.example",
+                                                                             "p4@x.example"]
+    assert emails(client, tenant, "company_size_min=100&company_size_max=120") == ["p9@x.example", "p10@x.example",
+                                                                               "p11@x.example"]
+    assert emails(client, tenant, "min_score=80") == ["p0@x.example", "p1@x.example", "p2@x.example"]
+    assert emails(client, tenant, "min_score=40&max_score=45") == ["p9@x.example", "p10@x.example"]
+    assert emails(client, tenant, "job_title=vp&lead_source=Webinar") == ["p0@x.example", "p3@x.example"]
+    assert emails(client, tenant, "job_title=analyst&lead_source=Referral") == ["p7@x.example", "p8@x.example",
+                                                                                "p10@x.example", "p11@x.example"]
+    assert emails(client, tenant, "q=p1") == ["p1@x.example", "p10@x.example", "p11@x.example"]
+    assert emails(client, tenant, "q=p2") == ["p2@x.example"]
+    # Sorted by a nullable column with a cursor, twice with other values.
+    for industry, expected in (("Software", [11, 9, 7, 5, 3, 1]), ("Retail", [10, 8, 6, 4, 2, 0])):
+        seen, cursor = [], None
+        while True:
+            url = f"{LIST}?industry={industry}&sort=company_size&order=desc&limit=4" + (f"&cursor={cursor}" if cursor
+                                                                                         else "")
+            page = client.get(url, headers=tenant.headers).json()
+            seen += [lead["lead_data"]["email"] for lead in page["leads"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == [f"p{i}@x.example" for i in expected]
+
+
+def test_grade_pages_merge_overrides_and_reach_every_lead_once(client, tenant):
+    ws = tenant.workspace_id
+    expected = {}
+    for i in range(20):
+        grade = "ABCD"[i % 4]
+        override = "B" if i % 7 == 0 else None  # a rep moved these to B
+        add_lead(ws, f"g{i}@x.example", score=float(100 - 3 * i), grade=grade, grade_override=override)
+        expected.setdefault(override or grade, []).append(f"g{i}@x.example")
+    for grades in (["B"], ["C", "D"], ["A"], ["B", "C"]):
+        want = sorted((e for g in grades for e in expected[g]), key=lambda e: int(e[1:e.index("@")]))
+        for order in ("desc", "asc"):
+            seen, cursor = [], None
+            while True:
+                query = "&".join(f"grade={g}" for g in grades) + f"&limit=3&order={order}"
+                page = client.get(f"{LIST}?{query}" + (f"&cursor={cursor}" if cursor else ""),
+                                  headers=tenant.headers).json()
+                seen += [lead["lead_data"]["email"] for lead in page["leads"]]
+                assert all(lead["grade"] in grades for lead in page["leads"])
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            assert seen == (want if order == "desc" else want[::-1]), (grades, order)
+
+
+def test_scores_that_are_not_numbers_are_refused(client, tenant):
+    for value in ("inf", "-inf", "nan"):
+        r = client.get(f"{LIST}?min_score={value}", headers=tenant.headers)
+        assert r.status_code == 422 and "min_score" in r.json()["error"]["message"]
+    assert client.get(f"{LIST}?max_score=nan", headers=tenant.headers).status_code == 422
+    assert client.get(f"{LIST}?min_score=50", headers=tenant.headers).status_code == 200
+
+
+@pytest.mark.postgres
+def test_search_can_use_the_trigram_index(client, tenant, env):
+    if env.kind != "postgres":
+        pytest.skip("the trigram index is PostgreSQL's")
+    from leadrank.db import get_engine, session_scope
+    from leadrank.leads.filters import LeadFilters, LeadSort
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        conn.execute(text(
+            "INSERT INTO leads (id, workspace_id, dedupe_key, content_hash, first_name, last_name, email, "
+            "company_name, custom, consent, outcome, sort_score, created_at, updated_at) "
+            "SELECT gen_random_uuid(), :ws, 'bulk:' || g, 'x', 'First' || g, 'Last' || g, 'user' || g || '@x.example', "
+            "'Company ' || g, '{}', '{}', 'open', g % 100, now(), now() FROM generate_series(1, 5000) AS g"),
+            {"ws": tenant.workspace_id})
+        # As (auto)vacuum would: fold the index's pending entries in, and count the rows.
+        conn.execute(text("SELECT gin_clean_pending_list('ix_leads_search_trgm')"))
+        conn.execute(text("ANALYZE leads"))
+        conn.commit()
+        indexdef = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_leads_search_trgm'")
+                                ).scalar()
+    assert indexdef is not None and "gin_trgm_ops" in indexdef
+    sent: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+        sent.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with session_scope() as session:
+            rows, _ = service.list_views(session, tenant.workspace_id, LeadFilters(q="zzqx"), LeadSort(), limit=50)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert rows == []
+    statement, params = sent[-1]
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute("EXPLAIN " + statement, params)
+            plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "ix_leads_search_trgm" in plan, plan
+
+
+@pytest.mark.postgres
+def test_migrations_succeed_where_pg_trgm_may_not_be_created(pg_database, tmp_path, monkeypatch):
+    """A database user who may not create extensions still gets the whole schema; search
+    works without the index."""
+    from sqlalchemy import create_engine
+
+    from leadrank.config import get_settings
+    from leadrank.db import reset_caches, session_scope
+    from leadrank.jobs.runner import InProcessRunner, set_runner
+    from leadrank.leads.filters import LeadFilters, LeadSort
+    from leadrank.migrate import upgrade
+    from leadrank.workspaces.service import create_workspace
+    from tests.conftest import PG_ADMIN_URL
+
+    suffix = uuid.uuid4().hex[:8]
+    role, database = f"lr_noext_{suffix}", f"lr_noext_{suffix}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB'))
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    owner = create_engine(f"{base}/{database}", isolation_level="AUTOCOMMIT")
+    with owner.connect() as conn:  # tables yes, extensions no (no CREATE on the database)
+        conn.execute(text(f'GRANT CREATE, USAGE ON SCHEMA public TO "{role}"'))
+    owner.dispose()
+    try:
+        url = base.replace("postgres@", f"{role}@", 1) + f"/{database}"
+        monkeypatch.setenv("LEADRANK_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("LEADRANK_ENV", "test")
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        reset_caches()
+        set_runner(InProcessRunner(workers=1))
+        upgrade()
+        with session_scope() as session:
+            assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert session.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first() is None
+            assert session.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_leads_search_trgm'")
+                                   ).first() is None
+            ws = create_workspace(session, "No extensions").id
+        add_lead(ws, "ana@garcia.example", score=80.0, grade="A")
+        add_lead(ws, "bo@b.example", score=70.0, grade="A")
+        with session_scope() as session:
+            rows, _ = service.list_views(session, ws, LeadFilters(q="garcia"), LeadSort(), limit=50)
+        assert [r["lead_data"]["email"] for r in rows] == ["ana@garcia.example"]
+    finally:
+        set_runner(None)
+        reset_caches()
+        get_settings.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
