@@ -70,7 +70,8 @@
       fetch("/api/v1/jobs/" + encodeURIComponent(jobId), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
         .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
         .then(function (job) {
-          if (onUpdate(job) === false) return;
+          // The answer can arrive after the user has already navigated away.
+          if (leaving || onUpdate(job) === false) return;
           delay = Math.min(delay * 1.15, 2500);
           window.setTimeout(tick, delay);
         })
@@ -81,7 +82,7 @@
   $$("[data-poll][data-job]").forEach(function (box) {
     var bar = $("[data-progress]", box), pct = $("[data-progress-percent]", box), text = $("[data-progress-text]", box);
     poll(box.getAttribute("data-job"), function (job) {
-      if (job.status === "done" || job.status === "failed") { window.location.reload(); return false; }
+      if (job.status === "done" || job.status === "failed") { if (!leaving) window.location.reload(); return false; }
       if (bar && job.percent !== null && job.percent !== undefined) { bar.value = job.percent; if (pct) pct.textContent = Math.round(job.percent) + "%"; }
       if (text && job.status === "running") {
         var stage = job.progress && job.progress.stage;
@@ -94,7 +95,7 @@
   });
   $$("[data-poll-follow]").forEach(function (box) {
     poll(box.getAttribute("data-poll-follow"), function (job) {
-      if (job.status === "done" || job.status === "failed") { window.location.reload(); return false; }
+      if (job.status === "done" || job.status === "failed") { if (!leaving) window.location.reload(); return false; }
       return true;
     });
   });
