@@ -114,9 +114,8 @@ def test_scores_that_are_not_numbers_are_refused(client, tenant):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("env", ["postgres"], indirect=True)  # the trigram index is PostgreSQL's
 def test_search_can_use_the_trigram_index(client, tenant, env):
-    if env.kind != "postgres":
-        pytest.skip("the trigram index is PostgreSQL's")
     from leadrank.db import get_engine, session_scope
     from leadrank.leads.filters import LeadFilters, LeadSort
 
