@@ -10,7 +10,10 @@ import pandas as pd
 from leadrank.ml.explain import ExplainContext, describe
 from leadrank.ml.model import train
 
-NOW = pd.Timestamp.now(tz="UTC").floor("D")
+# The wording counts whole days elapsed since the moment of explaining, so the fixtures are
+# placed relative to that moment (a midnight-based "now" made "2 hours ago" read as
+# yesterday late in the day).
+NOW = pd.Timestamp.now(tz="UTC")
 
 
 def labels(group: str, leads: pd.DataFrame, types: dict[str, str] | None = None) -> list[str]:
