@@ -6,12 +6,14 @@ import base64
 import functools
 import json
 import math
+import re
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import (Integer, Select, Text, and_, bindparam, delete, func, literal_column, or_, select, tuple_,
-                        union_all, update)
+from sqlalchemy import (Connection, Integer, Select, Text, and_, bindparam, delete, func, literal_column, or_, select,
+                        text, tuple_, union_all, update)
 from sqlalchemy.orm import Session, selectinload
 
 from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update
@@ -40,6 +42,22 @@ NUMERIC_SORTS = ("sort_score", "company_size")
 # the index on exactly this expression, so that the planner can match the two).
 SEARCH_TEXT_SQL = ("lower(coalesce(leads.first_name, '') || ' ' || coalesce(leads.last_name, '') || ' ' || "
                    "coalesce(leads.email, '') || ' ' || coalesce(leads.company_name, ''))")
+# A search on PostgreSQL (LeadRepository._search) first walks the list in its own order and
+# keeps the matches: this many rows, then, when the matches seen promise a page, as far as a
+# page should take, at most SEARCH_WALK_MAX rows. Past that the trigram index reads every match.
+# Both cost about the same per row read (~3 µs at 1M leads), so a term that fills a page within
+# 10,000 rows (one lead in 200 or more) is cheaper walked, and a rarer one read from the index.
+SEARCH_WALK_FIRST = 500
+SEARCH_WALK_MAX = 10_000
+SEARCH_WALK_MARGIN = 1.5  # the first rows are a small sample; a walk stops anyway once the page is full
+SEARCH_WALK_ALL = 2**62  # no bound: the walk ends with the page or the list
+SEARCH_COLUMNS = ("first_name", "last_name", "email", "company_name")
+# pg_trgm reads a LIKE term's trigrams from runs of letters and digits: a term without three in
+# a row ("12", "o'b") gives the index nothing to look up, so it would read every lead. (Tested on
+# the LIKE pattern: its escapes are not letters or digits.)
+TRIGRAM_TERM = re.compile(r"[^\W_]{3}")
+TRIGRAM_INDEX = "ix_leads_search_trgm"  # migration 0002; absent where pg_trgm may not be created
+_trigram_indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def like_pattern(term: str) -> str:
@@ -79,6 +97,30 @@ def _row_select(insights: bool, explain: bool) -> Select:
                      else literal_column("NULL", Text)).label("explanation")]
     return select(*columns).select_from(table.outerjoin(reasons, and_(
         reasons.c.lead_id == table.c.id, reasons.c.scored_at == table.c.scored_at)))
+
+
+def _search_match(c, term):  # noqa: ANN001, ANN202 - columns of leads or of a subquery of them
+    """The term inside the email, the company, the full name or the last name."""
+    return or_(
+        func.lower(c.email).like(term, escape="/"),
+        func.lower(c.company_name).like(term, escape="/"),
+        func.lower(func.coalesce(c.first_name, "") + " " + func.coalesce(c.last_name, "")).like(term, escape="/"),
+        func.lower(c.last_name).like(term, escape="/"),
+    )
+
+
+def _trigram_index(connection: Connection) -> bool:
+    """Whether the database has the search's trigram index (looked up once per engine)."""
+    engine = connection.engine
+    found = _trigram_indexes.get(engine)
+    if found is None:
+        found = _trigram_indexes[engine] = connection.execute(
+            text("SELECT 1 FROM pg_indexes WHERE indexname = :name"), {"name": TRIGRAM_INDEX}).first() is not None
+    return found
+
+
+def _unique(columns: Iterable) -> list:
+    return list({c.key: c for c in columns}.values())
 
 
 def _page_size(n: int):  # noqa: ANN202
@@ -199,13 +241,7 @@ class LeadRepository:
                 # the trigram index on the same expression (migration 0002): a rare term no
                 # longer reads every lead of the workspace.
                 clauses.append(literal_column(SEARCH_TEXT_SQL, Text).like(term, escape="/"))
-            clauses.append(or_(
-                func.lower(Lead.email).like(term, escape="/"),
-                func.lower(Lead.company_name).like(term, escape="/"),
-                func.lower(func.coalesce(Lead.first_name, "") + " " + func.coalesce(Lead.last_name, ""))
-                .like(term, escape="/"),
-                func.lower(Lead.last_name).like(term, escape="/"),
-            ))
+            clauses.append(_search_match(Lead, term))
         return clauses
 
     @property
@@ -259,22 +295,34 @@ class LeadRepository:
         shape = (*what_key, self.session.get_bind().dialect.name, by, sort.descending, *values)
         # Plain rows skip the ORM's statement plumbing: the connection runs the Core select.
         run = self.session.scalars if entities else self.session.connection().execute
+        # Pages of rows on PostgreSQL choose how to search (see _search); exports and SQLite
+        # leave it to the database.
+        search = "q" in values and not entities and self._postgres
 
         def ordered(part: str, keys: list, start: list | None, n: int) -> list:
-            def build() -> Select:
-                stmt = self._filtered(what(), workspace_id, f)
+            def where(keys: list) -> list:
+                """This part of the list (leads with or without a value), from the cursor on."""
+                clauses = []
                 if part == "known":
-                    stmt = stmt.where(column.is_not(None))
+                    clauses.append(column.is_not(None))
                 elif part == "unknown":
-                    stmt = stmt.where(column.is_(None))
+                    clauses.append(column.is_(None))
                 if start is not None:
                     at = self._cursor_params(keys, start)
-                    stmt = stmt.where(tuple_(*keys) < tuple_(*at) if sort.descending else tuple_(*keys) > tuple_(*at))
-                stmt = stmt.order_by(*(k.desc() if sort.descending else k.asc() for k in keys))
+                    clauses.append(tuple_(*keys) < tuple_(*at) if sort.descending else tuple_(*keys) > tuple_(*at))
+                return clauses
+
+            def order(keys: list) -> list:
+                return [k.desc() if sort.descending else k.asc() for k in keys]
+
+            def build() -> Select:
+                stmt = self._filtered(what(), workspace_id, f).where(*where(keys)).order_by(*order(keys))
                 return stmt.limit(_page_size(n))
 
-            stmt = _statement((*shape, part, start is not None), build)
             params = {**values, "n": n, **{f"at{i}": v for i, v in enumerate(start or ())}}
+            if search:
+                return self._search((*shape, part, start is not None), what, values, keys, where, order, params)
+            stmt = _statement((*shape, part, start is not None), build)
             return run(stmt, params).all()
 
         if by == "sort_score" and f.grade and not entities:
@@ -298,6 +346,70 @@ class LeadRepository:
             return rows, None
         rows = rows[:limit]
         return rows, self._cursor_after(by, rows[-1])
+
+    def _search(self, shape: tuple, what: Callable[[], Select], values: dict[str, object], keys: list,
+                where: Callable[[list], list], order: Callable[[list], list], params: dict) -> list:
+        """The first ``params["n"]`` leads of a list part that match ``q=``, on PostgreSQL.
+
+        PostgreSQL cannot tell how common a term is (it guesses a LIKE's share from the length
+        of the pattern: "garcia" looked like 26 leads of a million, and 9,025 matched), so it
+        may read all of a common term's matches through the trigram index, then sort them
+        (1M leads, "garcia": 99 ms), or walk the list for a rare term until it ends. This
+        walks the list in its order first, a bounded number of rows: a common term fills the
+        page there. When it does not, the matches it saw tell how far a page would be; if
+        that is too far, the trigram index reads every match, the page's rows read by id
+        after sorting (joining each match's reasons before the sort was half the time)."""
+        n = params["n"]
+        connection = self.session.connection()
+        walk = _statement((*shape, "walk"), lambda: self._search_walk(what, values, keys, where, order, n))
+        rows = connection.execute(walk, {**params, "w": SEARCH_WALK_FIRST}).all()
+        if len(rows) >= n:
+            return rows
+        if not (_trigram_index(connection) and TRIGRAM_TERM.search(str(values["q"]))):
+            # No index, or a term it cannot look up ("12"): reading every match would read every
+            # lead, so walk on until the page is full or the list ends.
+            return connection.execute(walk, {**params, "w": SEARCH_WALK_ALL}).all()
+        if rows:  # the rate seen so far says how far a page is: walk there if it is near enough
+            # (counting one match more: the first rows are a small sample, and walking a common
+            # term costs less than reading all its matches)
+            expected = SEARCH_WALK_FIRST * n / (len(rows) + 1)
+            if expected <= SEARCH_WALK_MAX:
+                far = min(SEARCH_WALK_MAX, math.ceil(expected * SEARCH_WALK_MARGIN))
+                rows = connection.execute(walk, {**params, "w": far}).all()
+                if len(rows) >= n:
+                    return rows
+        index = _statement((*shape, "index"), lambda: self._search_index(what, values, keys, where, order, n))
+        return connection.execute(index, params).all()
+
+    def _search_walk(self, what: Callable[[], Select], values: dict[str, object], keys: list,
+                     where: Callable[[list], list], order: Callable[[list], list], n: int) -> Select:
+        """The matches among the first ``w`` rows of the list (every filter but ``q``), in order."""
+        others = {k: v for k, v in values.items() if k != "q"}
+        walked = (select(*_unique([Lead.id, *keys, *(getattr(Lead, c) for c in SEARCH_COLUMNS)]))
+                  .where(*self._filter_clauses(others, postgres=True), *where(keys)).order_by(*order(keys))
+                  .limit(bindparam("w", type_=Integer, literal_execute=True)).subquery("walked"))
+        term = bindparam("q", values["q"], type_=Lead.email.type, literal_execute=True)
+        page = (select(walked.c.id).where(_search_match(walked.c, term))
+                .order_by(*order([walked.c[k.key] for k in keys])).limit(_page_size(n)))
+        return self._rows_by_id(what, page, values["ws"], keys, order, n)
+
+    def _search_index(self, what: Callable[[], Select], values: dict[str, object], keys: list,
+                      where: Callable[[list], list], order: Callable[[list], list], n: int) -> Select:
+        """Every match (MATERIALIZED: computed as a set, so that the trigram index answers the
+        term rather than an ordered walk the planner would think short), sorted, then the page."""
+        matches = (select(*_unique([Lead.id, *keys])).where(*self._filter_clauses(values, postgres=True),
+                                                             *where(keys))
+                   .cte("matches").prefix_with("MATERIALIZED"))
+        page = select(matches.c.id).order_by(*order([matches.c[k.key] for k in keys])).limit(_page_size(n))
+        return self._rows_by_id(what, page, values["ws"], keys, order, n)
+
+    @staticmethod
+    def _rows_by_id(what: Callable[[], Select], page: Select, workspace_id: object, keys: list,
+                    order: Callable[[list], list], n: int) -> Select:
+        """The rows of a page of ids, in the list's order (each row's reasons joined for the
+        page only)."""
+        ws = bindparam("ws", workspace_id, type_=Lead.workspace_id.type, literal_execute=True)
+        return what().where(Lead.workspace_id == ws, Lead.id.in_(page)).order_by(*order(keys)).limit(_page_size(n))
 
     def _by_grade(self, what_key: tuple, what: Callable[[], Select], workspace_id: uuid.UUID, f: LeadFilters,
                   sort: LeadSort, start: list | None, n: int) -> list:
