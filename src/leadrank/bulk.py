@@ -19,7 +19,7 @@ from itertools import repeat
 from sqlalchemy import Table, TypeDecorator
 from sqlalchemy.orm import Session
 
-from leadrank.db import JSONText, json_dumps
+from leadrank.db import JSONTexts, json_dumps
 
 
 _NULL = "\\N"
@@ -102,8 +102,10 @@ def _copy_texts(kind: str, values: Sequence) -> list[str]:
     null = _NULL
     if kind == "text":
         out = values
-    elif kind == "json":  # JSONText is JSON already: taken as it is
-        out = [None if v is None else v if type(v) is JSONText else json_dumps(v) for v in values]
+    elif kind == "json_text":  # a JSONTexts column: JSON already
+        out = values
+    elif kind == "json":
+        out = [None if v is None else json_dumps(v) for v in values]
     elif kind == "datetime":
         out = [v.isoformat() if v is not None else None for v in values]
     elif kind == "bool":
@@ -124,6 +126,9 @@ def _copy_text_plan(table: Table, columns: Mapping[str, Sequence], constants: Ma
         kind = _column_kind(table, name)
         if kind is None:
             return None
+        if kind == "json" and isinstance(values, JSONTexts):
+            kinds.append("json_text")
+            continue
         allowed = _KIND_TYPES.get(kind)
         if allowed is not None and not set(map(type, values)).difference((type(None),)) <= allowed:
             return None
@@ -152,7 +157,8 @@ def bulk_insert_columns(session: Session, table: Table, columns: Mapping[str, Se
     if dialect.name != "postgresql":
         procs = _processors(table, [*columns, *constants], dialect)
         values = [*ids.values()]
-        values += [list(map(p, v)) if p else v for p, v in zip(procs, columns.values(), strict=False)]
+        values += [list(map(p, v)) if p and not isinstance(v, JSONTexts) else v
+                   for p, v in zip(procs, columns.values(), strict=False)]
         for p, v in zip(procs[len(columns):], constants.values(), strict=True):
             values.append(repeat(p(v) if p else v))
         raw = _raw_connection(session)
@@ -163,7 +169,8 @@ def bulk_insert_columns(session: Session, table: Table, columns: Mapping[str, Se
     kinds = _copy_text_plan(table, columns, constants)
     with conn.cursor() as cur, cur.copy(f'COPY "{table.name}" ({col_sql}) FROM STDIN') as copy:
         if kinds is None:  # some value psycopg must adapt itself: row by row
-            json_cols = _json_columns(table, names)
+            given = [*ids.values(), *columns.values()]
+            json_cols = [i for i in _json_columns(table, names) if not (i < len(given) and isinstance(given[i], JSONTexts))]
             fixed = list(constants.values())
             for row in zip(*ids.values(), *columns.values(), strict=True):
                 values = [*row, *fixed]

@@ -26,9 +26,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.close()
 
 
-class JSONText(str):
-    """Text that already is a JSON document (built without the dicts it encodes): a JSON
-    column stores it as it is."""
+class JSONTexts(list):
+    """A column of texts that already are JSON documents (built without the dicts they
+    encode): the bulk writers store them as they are. Marked once for the column, not per
+    value (wrapping every text of a 10,000-lead chunk cost as much as writing it)."""
 
     __slots__ = ()
 
@@ -36,8 +37,6 @@ class JSONText(str):
 def json_dumps(value: object) -> str:
     """JSON columns are written with orjson: explanations make score writes JSON-heavy, and
     orjson encodes them several times faster than the standard library."""
-    if type(value) is JSONText:
-        return str(value)
     return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
 
 

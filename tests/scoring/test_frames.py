@@ -65,3 +65,57 @@ def test_copy_frames_equal_row_frames(env, tenant, monkeypatch):  # noqa: ANN001
             order = ["lead_id", "activity_date"]
             pd.testing.assert_frame_equal(got_acts.sort_values(order).reset_index(drop=True),
                                           acts.sort_values(order).reset_index(drop=True), check_dtype=False)
+
+
+def test_reasons_pass_loads_only_leads_still_holding_that_scoring(env, tenant):  # noqa: ANN001
+    """``scored_by`` keeps the leads whose current score that version gave at that time (ids
+    given as UUIDs or as text), on both databases."""
+    from sqlalchemy import update
+
+    from leadrank.db import session_scope
+    from leadrank.models import Lead, ModelVersion
+    from leadrank.scoring.repository import ScoringRepository
+
+    ids = _store(tenant.workspace_id)
+    when = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    with session_scope() as session:
+        version = ModelVersion(workspace_id=tenant.workspace_id, version=1, algorithm="logistic_regression",
+                               status="active")
+        session.add(version)
+        session.flush()
+        vid = version.id
+        session.execute(update(Lead).where(Lead.id.in_(ids[:3])).values(model_version_id=vid, scored_at=when))
+        session.execute(update(Lead).where(Lead.id == ids[1]).values(scored_at=datetime(2026, 5, 2, tzinfo=UTC)))
+    with session_scope() as session:
+        repo = ScoringRepository(session)
+        for given in (ids, [str(i) for i in ids]):
+            frame = repo.load_leads(tenant.workspace_id, lead_ids=given, scored_by=(vid, when))
+            assert frame["lead_id"].tolist() == sorted(str(i) for i in (ids[0], ids[2]))
+            acts = repo.load_activities(tenant.workspace_id, lead_ids=frame["lead_id"].tolist())
+            assert set(acts["lead_id"]) == {str(ids[0])}  # ids[1] holds a later scoring
+
+
+def test_json_text_columns_are_stored_as_they_are(env, tenant):  # noqa: ANN001
+    """A ``JSONTexts`` column is written without re-encoding, by COPY, by the row-by-row COPY
+    fallback (a value psycopg adapts itself) and by SQLite's executemany."""
+    import orjson
+    from sqlalchemy import select
+
+    from leadrank.bulk import bulk_insert_columns
+    from leadrank.db import JSONTexts, session_scope
+    from leadrank.models import LeadExplanation
+
+    ids = _store(tenant.workspace_id)
+    docs = [{"score": 71.5, "reasons_up": ['Said "yes"\tand\\left'], "label": "Zoë"}, {"a": None}]
+    texts = JSONTexts(orjson.dumps(d).decode() for d in docs)
+    when = datetime(2026, 5, 1, tzinfo=UTC)
+    with session_scope() as session:
+        bulk_insert_columns(session, LeadExplanation.__table__,
+                            {"lead_id": ids[:2], "explanation": texts, "insights": JSONTexts(["[]", "[1]"])},
+                            {"scored_at": when})
+        # a pandas Timestamp (a datetime subclass) sends COPY down its row-by-row path
+        bulk_insert_columns(session, LeadExplanation.__table__,
+                            {"lead_id": ids[2:3], "explanation": JSONTexts([texts[0]]), "scored_at": [pd.Timestamp(when)]})
+    with session_scope() as session:
+        got = dict(session.execute(select(LeadExplanation.lead_id, LeadExplanation.explanation)).all())
+    assert got[ids[0]] == docs[0] and got[ids[1]] == docs[1] and got[ids[2]] == docs[0]

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from leadrank.customize import hooks as customize_hooks
-from leadrank.db import JSONText
+from leadrank.db import JSONTexts
 from leadrank.errors import InvalidInput, NotFound
 from leadrank.jobs.service import create_job
 from leadrank.leads.insights import LIST_INSIGHTS
@@ -323,11 +323,10 @@ def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid
     """The second pass: reasons for leads whose score this version gave at ``as_of``. A lead
     rescored since (new data, another model) is left to the scoring that replaced it."""
     repo = ScoringRepository(session)
-    current = repo.scored_by(workspace_id, lead_ids, version.id, as_of)
-    if not current:
+    leads = repo.load_leads(workspace_id, lead_ids=lead_ids, scored_by=(version.id, as_of))
+    if leads.empty:
         return 0
-    leads = repo.load_leads(workspace_id, lead_ids=current)
-    activities = repo.load_activities(workspace_id, lead_ids=current)
+    activities = repo.load_activities(workspace_id, lead_ids=leads["lead_id"].tolist())
     if customize_hooks.shapes_scores(session, workspace_id):
         # A configuration was activated between the passes: its scores come with these reasons.
         rows = _explained_rows(session, workspace_id, leads, activities, version, as_of)
@@ -337,7 +336,7 @@ def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid
     batch = load_model(version).explain_batch(leads, activities, as_of=as_of, top=5,
                                               bands=grade_bands(session, workspace_id))
     # Stored as JSON text built straight from the batch (no dicts: they would only be encoded).
-    explanations = [JSONText(text) for text in batch.to_stored_json(str(version.id), {"score_kind": "model"})]
+    explanations = JSONTexts(batch.to_stored_json(str(version.id), {"score_kind": "model"}))
     repo.write_explanations([uuid.UUID(x) for x in leads["lead_id"]], explanations, scored_at=as_of,
                             columns=batch.list_columns(LIST_INSIGHTS))
     customize_hooks.scores_changed(session, workspace_id)  # the what-if cache reads these contributions
