@@ -1,4 +1,5 @@
-"""Ingest tests are database-free. Make ``src/`` importable when the package is not
+"""Most ingest tests are database-free (test_activity_store runs the upload job on both
+databases). Make ``src/`` importable when the package is not
 installed into the venv yet (the project layout is a src layout)."""
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from leadrank.ingest.mapping import (
     suggest_mapping,
 )
 from leadrank.ingest.readers import open_table
+from leadrank.ingest.repository import advance_last_activity, lead_ids_by, store_activities
 from leadrank.ingest.validate import LeadBatch
 from leadrank.jobs.service import create_job
 from leadrank.leads.repository import UPSERT_COLUMNS, LeadRepository
@@ -249,8 +250,8 @@ def write_activity_chunk(session: Session, workspace_id: uuid.UUID, records: lis
     """Attach activities to leads by id, external id or email. Returns (stored, skipped as
     already stored, rejects for unknown leads)."""
     repo = LeadRepository(session)
-    by_email = repo.ids_by(workspace_id, "email", (r.get("lead_email") for r in records))
-    by_ext = repo.ids_by(workspace_id, "external_id", (r.get("lead_external_id") for r in records))
+    by_email = lead_ids_by(session, workspace_id, "email", (r.get("lead_email") for r in records))
+    by_ext = lead_ids_by(session, workspace_id, "external_id", (r.get("lead_external_id") for r in records))
     direct_ids: set[uuid.UUID] = set()
     raw_ids = [r.get("lead_id") for r in records if r.get("lead_id")]
     for lead in repo.get_many(workspace_id, [_as_uuid(i) for i in raw_ids if _as_uuid(i)]):
@@ -271,15 +272,15 @@ def write_activity_chunk(session: Session, workspace_id: uuid.UUID, records: lis
                             "reason": f"no lead {ref!r} in this workspace", "raw": rec.get("raw", {})})
             continue
         rows.append({
-            "id": uuid.uuid4(), "workspace_id": workspace_id, "lead_id": lead_id,
+            "workspace_id": workspace_id, "lead_id": lead_id,
             "activity_type": rec["activity_type"], "activity_date": rec["activity_date"],
             "description": rec.get("description"), "source": rec.get("source"),
             "dedupe_key": rec["dedupe_key"], "created_at": utcnow(),
         })
         if rec["activity_date"] > latest.get(lead_id, rec["activity_date"]) or lead_id not in latest:
             latest[lead_id] = rec["activity_date"]
-    stored = repo.insert_activities(rows)
-    repo.bump_last_activity(workspace_id, latest)
+    stored = store_activities(session, rows)
+    advance_last_activity(session, workspace_id, latest)
     return stored, len(rows) - stored, rejects
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update
+from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update, uuid_array
 from leadrank.db import JSONTexts
 from leadrank.leads.insights import list_columns
 from leadrank.models import LEAD_FIELDS, Activity, Lead, LeadExplanation, ModelVersion, ScoreHistory, Workspace
@@ -54,13 +54,6 @@ def canonical_uuid_text(ids: pd.Series) -> pd.Series:
         ids = ids.copy()
         ids[bare] = b.str[0:8] + "-" + b.str[8:12] + "-" + b.str[12:16] + "-" + b.str[16:20] + "-" + b.str[20:32]
     return ids
-
-
-def uuid_array(ids: Sequence[uuid.UUID | str]) -> str:
-    """Ids as one PostgreSQL array literal, for ``= ANY(%s::uuid[])``: psycopg adapts a list
-    one element at a time, a visible share of a 10,000-lead chunk's time when done three
-    times per chunk."""
-    return "{" + ",".join(map(str, ids)) + "}"
 
 
 class ScoringRepository:
