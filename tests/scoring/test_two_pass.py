@@ -175,3 +175,55 @@ def test_an_upload_stores_new_leads_scored_and_the_job_adds_their_reasons(env, t
     assert run_job(again) == "done"
     rescored = _leads(tenant.workspace_id)
     assert all(rescored[i][0] == pytest.approx(s, abs=1e-4) for i, s in inline.items())
+
+
+def test_an_upload_that_adds_and_updates_leads_gets_every_reason_once(env, tenant, trained, tmp_path,  # noqa: ANN001
+                                                                     monkeypatch):
+    """New leads stored scored are planned as id ranges (several here), updated ones by id; each
+    lead ends with the reasons of its own current score, and the plan's counts add up."""
+    from leadrank.demo.generator import generate_leads
+    from leadrank.ingest.service import start_upload
+    from leadrank.jobs.repository import JobRepository
+    from leadrank.jobs.runner import set_runner
+    from leadrank.jobs.service import run_job
+    from leadrank.models import Job, Lead, LeadExplanation
+    from leadrank.scoring import tasks
+
+    monkeypatch.setattr(tasks, "SCORE_CHUNK", 150)
+    _setup(tenant.workspace_id, trained)
+    set_runner(HoldRunner())
+    frame = generate_leads(650, seed=13, with_outcomes=0.0, start=date(2026, 7, 1), end=date(2026, 9, 1))
+    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
+    first, second = frame.iloc[:400].copy(), frame.iloc[300:].copy()
+    second.loc[second.index[:100], "job_title"] = "Head of Changed Things"  # 100 of the first file, changed
+
+    def upload_and_finish(part, name: str) -> tuple[uuid.UUID, dict]:  # noqa: ANN001
+        path = tmp_path / name
+        part.to_csv(path, index=False)
+        with session_scope() as session:
+            upload_id = start_upload(session, tenant.workspace_id, path, filename=name).id
+        assert run_job(upload_id) == "done"
+        with session_scope() as session:
+            score_job = session.scalars(select(Job).where(Job.kind == "scoring.score", Job.status == "queued")).one()
+        assert run_job(score_job.id) == "done"
+        with session_scope() as session:
+            chunks = [c.params for c in JobRepository(session).chunks(score_job.id)]
+            result = session.get(Job, score_job.id).result
+        assert run_job(uuid.UUID(result["explain_job_id"])) == "done"
+        return upload_id, {"result": result, "chunks": chunks}
+
+    upload_and_finish(first, "first.csv")
+    second_id, second_run = upload_and_finish(second, "second.csv")
+    assert second_run["result"]["scored"] == 350  # 250 new (reasons only) + 100 updated (scored)
+    ranges = [c for c in second_run["chunks"] if c.get("scored")]
+    assert [c["expected"] for c in ranges] == [150, 100] and all("lead_ids" not in c for c in ranges)
+    assert [len(c["lead_ids"]) for c in second_run["chunks"] if not c.get("scored")] == [100]
+    with session_scope() as session:
+        rows = session.execute(select(Lead.id, Lead.upload_job_id, Lead.scored_at, LeadExplanation.scored_at)
+                               .outerjoin(LeadExplanation, LeadExplanation.lead_id == Lead.id)
+                               .where(Lead.workspace_id == tenant.workspace_id)).all()
+        with_reasons = session.scalar(select(func.count()).select_from(LeadExplanation))
+    uploaded = [r for r in rows if r.upload_job_id is not None]  # (_setup's 300 were never scored)
+    assert len(uploaded) == with_reasons == 650  # one explanation row per uploaded lead
+    assert all(r[2] is not None and r[2] == r[3] for r in uploaded), "each holds the reasons of its current score"
+    assert sum(r.upload_job_id == second_id for r in rows) == 350

@@ -79,12 +79,13 @@ class ScoringRepository:
         return list(self.session.scalars(stmt.order_by(Lead.id)))
 
     def load_leads(self, workspace_id: uuid.UUID, *, lead_ids: Sequence[uuid.UUID | str] | None = None,
-                   labelled_only: bool = False, scored_by: tuple[uuid.UUID, datetime] | None = None
-                   ) -> pd.DataFrame:
+                   labelled_only: bool = False, scored_by: tuple[uuid.UUID, datetime] | None = None,
+                   id_range: dict[str, uuid.UUID | None] | None = None) -> pd.DataFrame:
         """Leads as a frame, ordered by id. ``scored_by`` (version id, scoring time) keeps only
-        the leads whose current score that version gave at that time (the reasons pass)."""
+        the leads whose current score that version gave at that time (the reasons pass);
+        ``id_range`` (``after``, ``upto``) keeps ids in ``(after, upto]``."""
         if self._postgres():
-            return self._copy_leads(workspace_id, lead_ids, labelled_only, scored_by)
+            return self._copy_leads(workspace_id, lead_ids, labelled_only, scored_by, id_range)
         cols = [Lead.id.label("lead_id"), *[getattr(Lead, c) for c in FRAME_COLUMNS], Lead.custom]
         names = ["lead_id", *FRAME_COLUMNS, "custom"]
         base = select(*cols).where(Lead.workspace_id == workspace_id)
@@ -92,6 +93,10 @@ class ScoringRepository:
             base = base.where(Lead.outcome.in_(("converted", "lost")))
         if scored_by is not None:
             base = base.where(Lead.model_version_id == scored_by[0], Lead.scored_at == scored_by[1])
+        if id_range is not None:
+            base = base.where(Lead.id <= id_range["upto"])
+            if id_range.get("after") is not None:
+                base = base.where(Lead.id > id_range["after"])
         if lead_ids is not None:
             lead_ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(i) for i in lead_ids]
         if lead_ids is None:
@@ -157,7 +162,8 @@ class ScoringRepository:
         return frame
 
     def _copy_leads(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID | str] | None, labelled_only: bool,
-                    scored_by: tuple[uuid.UUID, datetime] | None = None) -> pd.DataFrame:
+                    scored_by: tuple[uuid.UUID, datetime] | None = None,
+                    id_range: dict[str, uuid.UUID | None] | None = None) -> pd.DataFrame:
         names = ["lead_id", *FRAME_COLUMNS, "custom"]
         where, params = ["workspace_id = %s"], [workspace_id]
         if labelled_only:
@@ -168,6 +174,12 @@ class ScoringRepository:
         if lead_ids is not None:
             where.append("id = ANY(%s::uuid[])")
             params.append(uuid_array(lead_ids))
+        if id_range is not None:
+            where.append("id <= %s")
+            params.append(id_range["upto"])
+            if id_range.get("after") is not None:
+                where.append("id > %s")
+                params.append(id_range["after"])
         select_list = ", ".join(["id::text", *[f'"{c}"' for c in FRAME_COLUMNS], "custom::text"])
         frame = self._copy_frame(f"SELECT {select_list} FROM leads WHERE {' AND '.join(where)} ORDER BY id",
                                  params, names, text=["lead_id", *TEXT_COLUMNS, "custom"],

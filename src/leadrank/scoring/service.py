@@ -318,12 +318,13 @@ def score_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.U
     return {"processed": len(rows), "reasons": "written"}
 
 
-def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID], version: ModelVersion,
-                  *, as_of: datetime) -> int:
-    """The second pass: reasons for leads whose score this version gave at ``as_of``. A lead
-    rescored since (new data, another model) is left to the scoring that replaced it."""
+def explain_chunk(session: Session, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID | str] | None = None, *,
+                  version: ModelVersion, as_of: datetime, id_range: dict[str, uuid.UUID | None] | None = None) -> int:
+    """The second pass: reasons for leads (``lead_ids``, or those in ``id_range``: ``after``,
+    ``upto``) whose score this version gave at ``as_of``. A lead rescored since (new data,
+    another model) is left to the scoring that replaced it."""
     repo = ScoringRepository(session)
-    leads = repo.load_leads(workspace_id, lead_ids=lead_ids, scored_by=(version.id, as_of))
+    leads = repo.load_leads(workspace_id, lead_ids=lead_ids, id_range=id_range, scored_by=(version.id, as_of))
     if leads.empty:
         return 0
     activities = repo.load_activities(workspace_id, lead_ids=leads["lead_id"].tolist())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from leadrank.db import session_scope
 from leadrank.jobs.context import JobContext
@@ -36,15 +36,16 @@ def plan_scoring(ctx: JobContext) -> list[dict]:
         elif ctx.params.get("only_upload") and ctx.params.get("upload_job_id"):
             upload_leads = select(Lead.id).where(Lead.workspace_id == ctx.workspace_id,
                                                  Lead.upload_job_id == uuid.UUID(ctx.params["upload_job_id"]))
-            ids = list(session.scalars(upload_leads.order_by(Lead.id)))
             if ctx.params.get("scored_as_of"):
-                # New leads the upload scored as it inserted them: only their reasons are due.
-                pre = _scored_by_upload(session, upload_leads, datetime.fromisoformat(ctx.params["scored_as_of"]))
-                ids = [i for i in ids if i not in pre]
-                ctx.progress["rows_total_estimate"] = len(ids) + len(pre)
-                return [*_id_chunks(ids, version_id, as_of, size),
-                        *(chunk for (vid, when), group in _grouped(pre).items()
-                          for chunk in _id_chunks(group, vid, when, size, scored=True))]
+                # New leads the upload scored as it inserted them: only their reasons are due,
+                # in id ranges (a million ids written into chunk parameters cost more than the
+                # chunks' work); the rest of the upload's leads (updated ones) are scored.
+                when = datetime.fromisoformat(ctx.params["scored_as_of"])
+                ids = list(session.scalars(upload_leads.where(~_stored_scored(when)).order_by(Lead.id)))
+                scored = _scored_ranges(session, upload_leads.where(_stored_scored(when)), when, size)
+                ctx.progress["rows_total_estimate"] = len(ids) + sum(c["expected"] for c in scored)
+                return [*_id_chunks(ids, version_id, as_of, size), *scored]
+            ids = list(session.scalars(upload_leads.order_by(Lead.id)))
         else:
             ids = ScoringRepository(session).lead_ids(ctx.workspace_id)
             chunks = []
@@ -65,30 +66,49 @@ def _id_chunks(ids: list[uuid.UUID], version_id: str | None, as_of: str, size: i
             for s in range(0, len(ids), size)]
 
 
-def _scored_by_upload(session, upload_leads, as_of: datetime) -> dict[uuid.UUID, tuple[str, str]]:  # noqa: ANN001
-    """The upload's leads that still hold the score it gave them at ``as_of``: id → (version, time)."""
-    rows = session.execute(upload_leads.add_columns(Lead.model_version_id).where(
-        Lead.scored_at == as_of, Lead.score_kind == "model", Lead.model_version_id.is_not(None))).all()
-    return {lead_id: (str(vid), as_of.isoformat()) for lead_id, vid in rows}
+def _stored_scored(as_of: datetime):  # noqa: ANN202
+    """Leads that still hold the model score an upload gave them as it inserted them at ``as_of``
+    (false, never NULL, for the others: the condition is also used negated)."""
+    return func.coalesce(and_(Lead.scored_at == as_of, Lead.score_kind == "model",
+                              Lead.model_version_id.is_not(None)), False)
 
 
-def _grouped(scored: dict[uuid.UUID, tuple[str, str]]) -> dict[tuple[str, str], list[uuid.UUID]]:
-    out: dict[tuple[str, str], list[uuid.UUID]] = {}
-    for lead_id, key in sorted(scored.items()):
-        out.setdefault(key, []).append(lead_id)
-    return out
+def _scored_ranges(session, scored_leads, as_of: datetime, size: int) -> list[dict]:  # noqa: ANN001
+    """Chunks of ``size`` of these leads per model version, as id ranges ``(after, upto]``:
+    only every ``size``-th id (and each version's last) comes back from the database. A range
+    may hold other leads too; the reasons pass takes only those scored by that version at
+    ``as_of``."""
+    ranked = scored_leads.add_columns(
+        Lead.model_version_id.label("version_id"),
+        func.row_number().over(partition_by=Lead.model_version_id, order_by=Lead.id).label("rank"),
+        func.count().over(partition_by=Lead.model_version_id).label("total")).subquery()
+    bounds = session.execute(
+        select(ranked.c.id, ranked.c.version_id, ranked.c.rank)
+        .where(or_(ranked.c.rank % size == 0, ranked.c.rank == ranked.c.total))
+        .order_by(ranked.c.version_id, ranked.c.id)).all()
+    chunks, after, done, last_version = [], None, 0, None
+    for upto, version_id, rank in bounds:
+        if version_id != last_version:
+            after, done, last_version = None, 0, version_id
+        chunks.append({"model_version_id": str(version_id), "after": str(after) if after else None,
+                       "upto": str(upto), "expected": rank - done, "as_of": as_of.isoformat(), "scored": True})
+        after, done = upto, rank
+    return chunks
 
 
 def _chunk_leads(session, ctx: JobContext, params: dict) -> list[uuid.UUID]:  # noqa: ANN001
     if "lead_ids" in params:
         return [uuid.UUID(i) for i in params["lead_ids"]]
-    return ScoringRepository(session).lead_ids_in_range(
-        ctx.workspace_id, after=uuid.UUID(params["after"]) if params["after"] else None, upto=uuid.UUID(params["upto"]))
+    return ScoringRepository(session).lead_ids_in_range(ctx.workspace_id, **_id_range(params))
+
+
+def _id_range(params: dict) -> dict[str, uuid.UUID | None]:
+    return {"after": uuid.UUID(params["after"]) if params["after"] else None, "upto": uuid.UUID(params["upto"])}
 
 
 def score_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
     if params.get("scored"):  # scored by the upload that inserted them: the reasons pass takes them
-        return {"processed": len(params["lead_ids"]), "reasons": "pending"}
+        return {"processed": int(params.get("expected") or len(params.get("lead_ids") or ())), "reasons": "pending"}
     ids = _chunk_leads(session, ctx, params)
     version_id = params.get("model_version_id")
     version = service.get_version(session, ctx.workspace_id, uuid.UUID(version_id)) if version_id else None
@@ -132,9 +152,10 @@ def plan_explaining(ctx: JobContext) -> list[dict]:
 
 def explain_one_chunk(session, ctx: JobContext, params: dict) -> dict:  # noqa: ANN001
     version = service.get_version(session, ctx.workspace_id, uuid.UUID(params["model_version_id"]))
-    ids = _chunk_leads(session, ctx, params)
-    return {"processed": service.explain_chunk(session, ctx.workspace_id, ids, version,
-                                               as_of=datetime.fromisoformat(params["as_of"]))}
+    # An id range is read as one (the query keeps the leads this scoring gave their score).
+    chunk = {"lead_ids": params["lead_ids"]} if "lead_ids" in params else {"id_range": _id_range(params)}
+    return {"processed": service.explain_chunk(session, ctx.workspace_id, version=version,
+                                               as_of=datetime.fromisoformat(params["as_of"]), **chunk)}
 
 
 def finish_explaining(ctx: JobContext, results: list[dict]) -> dict:
