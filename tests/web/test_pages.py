@@ -409,6 +409,50 @@ def test_list_filters_sort_search_and_pages(client, web_user, scored) -> None:  
     assert r.status_code == 200 and "cursor is not valid" in texts(r.text)
 
 
+def _options(html: str, select_id: str) -> list[str]:
+    select = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return re.findall(r'<option value="([^"]*)"', select)[1:]  # after "All …"
+
+
+def test_list_filters_offer_every_value_and_the_common_ones_of_messy_data(client, web_user, scored,
+                                                                          monkeypatch) -> None:  # noqa: ANN001
+    from leadrank.leads import service
+
+    sign_in(client, web_user)
+    html = client.get("/leads", headers=HTML).text
+    assert _options(html, "f-industry") == ["Retail", "Software"]
+    assert _options(html, "f-source") == ["Paid Search", "Referral", "Webinar"]
+    # A new value is offered as soon as its lead is there (the workspace's count changed).
+    add_lead(web_user.workspace_id, "edu@g.com", score=5.0, grade="D", industry="education", lead_source="Webinar")
+    assert _options(client.get("/leads", headers=HTML).text, "f-industry") == ["education", "Retail", "Software"]
+    # More values than a select should hold: the most common ones, alphabetically.
+    monkeypatch.setattr(service, "FILTER_CHOICES", 2)
+    monkeypatch.setattr(service, "_choices", service._Recent(60.0))
+    html = client.get("/leads", headers=HTML).text
+    assert _options(html, "f-industry") == ["Retail", "Software"]  # 4 and 2 leads; education has 1
+    assert _options(html, "f-source") == ["Paid Search", "Webinar"]  # 3 leads, then the first of two with 1
+    # Filtering by a value the select no longer offers still works.
+    assert _emails_in_order(client.get("/leads?industry=education", headers=HTML).text) == ["edu@g.com"]
+
+
+def test_list_rows_name_each_lead_and_mark_cold_start_scores(client, web_user, scored) -> None:  # noqa: ANN001
+    from leadrank.db import session_scope
+    from leadrank.models import Lead
+
+    sign_in(client, web_user)
+    nameless = add_lead(web_user.workspace_id, "nobody@h.com", score=50.0, grade="B", company_name="Hollow Co")
+    with session_scope() as session:
+        session.get(Lead, nameless).score_kind = "cold_start"
+    html = client.get("/leads", headers=HTML).text
+    row = re.search(r'<tr data-lead="%s">.*?</tr>' % nameless, html, re.S).group(0)
+    # No name: the email names the lead, in the link and the checkbox's label.
+    assert 'aria-label="Select nobody@h.com"' in row and ">nobody@h.com</a>" in row
+    assert "cold start" in row and 'width="50.0"' in row
+    vp = re.search(r'<tr data-lead="%s">.*?</tr>' % scored["vp@a.com"], html, re.S).group(0)
+    assert 'aria-label="Select Vp Doe"' in vp and ">Vp Doe</a>" in vp and "cold start" not in vp
+    assert html.count("cold start") == 1
+
+
 def test_export_top_percent_and_selected(client, web_user, scored) -> None:  # noqa: ANN001
     sign_in(client, web_user)
     r = client.get("/leads/export?scope=top&top_percent=50&format=csv")

@@ -85,9 +85,9 @@ async def prioritized(principal: PrincipalDep, filters: FiltersDep,
 
 
 @contextmanager
-def _read_session() -> Iterator[Session]:
+def read_session() -> Iterator[Session]:
     """A session that only reads, each statement on its own (autocommit): no BEGIN and COMMIT
-    round trips around the page's one or two statements."""
+    round trips around a page's few statements (this list, and the web list page)."""
     with get_engine().connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         with Session(bind=connection) as session:
@@ -101,7 +101,7 @@ def _prioritized_page(workspace_id: uuid.UUID, filters: LeadFilters, sort: LeadS
 
     The page is built as plain dicts and encoded by orjson in one go: validating 50 leads
     with their insights through pydantic cost more than the query (LeadPage documents it)."""
-    with _read_session() as session:
+    with read_session() as session:
         views, next_cursor = service.list_views(session, workspace_id, filters, sort, limit=limit, cursor=cursor,
                                                 explain=explain)
         body: dict = {"leads": views, "next_cursor": next_cursor, "total": None, "total_as_of": None}
@@ -128,8 +128,8 @@ def export_leads(session: SessionDep, principal: PrincipalDep, filters: FiltersD
     workspace_id = principal.workspace_id
 
     def stream():  # noqa: ANN202 - its own read session: the request's closes before streaming
-        with session_scope() as read_session:
-            yield from export.iter_csv(read_session, workspace_id, filters, limit=limit)
+        with session_scope() as reading:
+            yield from export.iter_csv(reading, workspace_id, filters, limit=limit)
 
     return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="leads-{stamp}.csv"'})

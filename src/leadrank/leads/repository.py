@@ -523,11 +523,30 @@ class LeadRepository:
             if cursor is None:
                 return
 
-    def distinct_values(self, workspace_id: uuid.UUID, column: str, limit: int = 200) -> list[str]:
+    def distinct_values(self, workspace_id: uuid.UUID, column: str, limit: int) -> list[str]:
+        """The first ``limit`` distinct values of an indexed column (industry, lead_source), in
+        order, found by skipping along its (workspace_id, column, …) index: one index probe
+        per value, where a GROUP BY reads every lead (1M leads: 0.4 s a column)."""
+        col = getattr(Lead, column)
+
+        def after(value):  # noqa: ANN001, ANN202 - the next value in the index, or NULL
+            stmt = select(col).where(Lead.workspace_id == workspace_id, col.is_not(None))
+            if value is not None:
+                stmt = stmt.where(col > value)
+            return stmt.order_by(col).limit(1).scalar_subquery()
+
+        found = select(after(None).label("value"), literal_column("1", Integer).label("n")).cte(
+            "found", recursive=True)
+        found = found.union_all(select(after(found.c.value), found.c.n + 1)
+                                .where(found.c.value.is_not(None), found.c.n < limit))
+        return list(self.session.scalars(select(found.c.value).where(found.c.value.is_not(None))))
+
+    def most_common_values(self, workspace_id: uuid.UUID, column: str, limit: int) -> list[str]:
+        """The ``limit`` values of a column most leads have, ties by value (reads every lead)."""
         col = getattr(Lead, column)
         stmt = (select(col).where(Lead.workspace_id == workspace_id, col.is_not(None))
-                .group_by(col).order_by(func.count().desc()).limit(limit))
-        return [v for v in self.session.scalars(stmt)]
+                .group_by(col).order_by(func.count().desc(), col).limit(limit))
+        return list(self.session.scalars(stmt))
 
     def _key_in(self, column, values: list):  # noqa: ANN001, ANN202
         """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of

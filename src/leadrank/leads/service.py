@@ -6,8 +6,10 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import orjson
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from leadrank.models.base import utcnow
 from leadrank.scoring import stored as stored_explanation
 
 MAX_PAGE = 500
+T = TypeVar("T")
 
 
 def lead_data(lead: Lead) -> dict:
@@ -48,12 +51,6 @@ def insights(lead: Lead) -> list[dict]:
     """The reasons behind a score, strongest first, as ``{"text", "points", "direction"}``,
     and the suggested next step when the explanation has one."""
     return lead_insights.insights(lead.explanation)
-
-
-def top_reason(lead: object) -> str | None:
-    """The first reason of a lead's explanation (a list row and an ORM lead both carry it),
-    None while its reasons are being written."""
-    return lead.top_reason  # type: ignore[attr-defined]
 
 
 def lead_view(lead: Lead, *, explain: bool = True) -> dict:
@@ -143,39 +140,79 @@ class LeadCount:
 
 EXACT_COUNT = 10_000
 COUNT_TTL = 60.0
-_counts: dict[tuple, tuple[float, LeadCount]] = {}
-_count_locks: dict[tuple, threading.Lock] = {}
-_counts_guard = threading.Lock()
+FILTER_CHOICES = 300  # values a filter's select offers at most
+
+
+class _Recent:
+    """Values a process may reuse for ``ttl`` seconds. One thread computes a missing or stale
+    value; meanwhile the others wanting a missing one wait for it rather than each computing
+    it (twenty list pages opened together each read a million leads for the same figures),
+    and those wanting a stale one are served the stale one."""
+
+    def __init__(self, ttl: float, size: int = 1024) -> None:
+        self.ttl, self.size = ttl, size
+        self._values: dict[Hashable, tuple[float, object]] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def fresh(self, key: Hashable) -> object | None:
+        hit = self._values.get(key)
+        return hit[1] if hit and time.monotonic() - hit[0] < self.ttl else None
+
+    def known(self, key: Hashable) -> bool:
+        return key in self._values
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        value = self.fresh(key)
+        if value is not None:
+            return value  # type: ignore[return-value]
+        hit = self._values.get(key)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        if not lock.acquire(blocking=hit is None):
+            return hit[1]  # type: ignore[index,return-value]
+        try:
+            value = self.fresh(key)
+            if value is not None:  # computed while this thread waited
+                return value  # type: ignore[return-value]
+            value = compute()
+            with self._guard:
+                if len(self._values) >= self.size:
+                    self._values.clear()
+                    self._locks = {key: lock}
+                self._values[key] = (time.monotonic(), value)
+            return value  # type: ignore[return-value]
+        finally:
+            lock.release()
+
+
+_counts = _Recent(COUNT_TTL)
+_choices = _Recent(60.0, size=256)
 
 
 def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters | None = None) -> LeadCount:
     repo = LeadRepository(session)
     filters = filters or LeadFilters()
     key = (workspace_id, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.as_query().items()))
-    hit = _counts.get(key)
-    now = time.monotonic()
-    if hit and now - hit[0] < COUNT_TTL:
-        return hit[1]
-    small = repo.count_up_to(workspace_id, filters, EXACT_COUNT)
-    if small <= EXACT_COUNT:
-        return LeadCount(small)
-    with _counts_guard:
-        lock = _count_locks.setdefault(key, threading.Lock())
-    # One request per process counts; the others serve the previous count while it does.
-    if not lock.acquire(blocking=hit is None):
-        return hit[1]  # type: ignore[index]
-    try:
-        hit = _counts.get(key)
-        if hit and time.monotonic() - hit[0] < COUNT_TTL:
-            return hit[1]
-        counted = LeadCount(repo.count(workspace_id, filters), as_of=utcnow())
-        if len(_counts) > 1024:
-            _counts.clear()
-            _count_locks.clear()
-        _counts[key] = (time.monotonic(), counted)
-        return counted
-    finally:
-        lock.release()
+    if not _counts.known(key):  # never above EXACT_COUNT: count up to it, for this request
+        small = repo.count_up_to(workspace_id, filters, EXACT_COUNT)
+        if small <= EXACT_COUNT:
+            return LeadCount(small)
+    return _counts.get(key, lambda: LeadCount(repo.count(workspace_id, filters), as_of=utcnow()))
+
+
+def filter_choices(session: Session, workspace_id: uuid.UUID, column: str, lead_count: int) -> list[str]:
+    """The values a list filter offers (``industry``, ``lead_source``), alphabetically: every
+    value the workspace's leads have, or the :data:`FILTER_CHOICES` most common when they have
+    more. Reused for a minute while the workspace's ``lead_count`` stays the same."""
+    def compute() -> list[str]:
+        repo = LeadRepository(session)
+        values = repo.distinct_values(workspace_id, column, FILTER_CHOICES + 1)
+        if len(values) > FILTER_CHOICES:  # messy data: the common ones (this reads every lead)
+            values = repo.most_common_values(workspace_id, column, FILTER_CHOICES)
+        return sorted(values, key=str.lower)
+
+    return _choices.get((workspace_id, column, lead_count), compute)
 
 
 def delete_lead(session: Session, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from leadrank import __version__
+from leadrank.config import get_settings
 from leadrank.web.csrf import FORM_FIELD, get_token
 
 if TYPE_CHECKING:
@@ -132,6 +134,16 @@ def field_label(name: str) -> str:
     return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
+def lead_name(lead: object) -> str:
+    """What a lead is called on a page: its name, else its email, else its company."""
+    full = f"{lead.first_name or ''} {lead.last_name or ''}".strip()  # type: ignore[attr-defined]
+    return full or lead.email or lead.company_name or "Unnamed lead"  # type: ignore[attr-defined]
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
 def humanize(name: object) -> str:
     return str(name or "").replace("_", " ").replace(".", " · ").strip().capitalize()
 
@@ -165,18 +177,32 @@ def url_with(base: str, params: dict[str, object], **changes: object) -> str:
     return base + ("?" + urlencode(pairs) if pairs else "")
 
 
+class _Environment(Environment):
+    """Compiles each template once per process: a thread asking for a template another is
+    compiling waits for it. (Twenty first requests at once compiled the list page twenty
+    times over: about a second of a worker's CPU, the slowest requests after a start.)"""
+
+    _compiling = threading.RLock()
+
+    def _load_template(self, name, globals):  # noqa: ANN001, ANN202, A002 - Jinja's signature
+        with self._compiling:
+            return super()._load_template(name, globals)
+
+
 @lru_cache
 def environment() -> Environment:
-    env = Environment(
+    env = _Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=select_autoescape(["html", "svg"], default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates change while developing only; elsewhere a page need not stat its files.
+        auto_reload=get_settings().env == "development",
     )
     env.filters.update(pct=pct, num=num, metric=metric, score=score_text, signed=signed, dt=dt, ago=ago,
-                       field_label=field_label, humanize=humanize)
-    env.globals.update(static_url=static_url, url_with=url_with, version=__version__)
+                       field_label=field_label, humanize=humanize, clamp=clamp)
+    env.globals.update(static_url=static_url, url_with=url_with, version=__version__, lead_name=lead_name)
     return env
 
 

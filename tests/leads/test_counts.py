@@ -1,0 +1,72 @@
+"""How many leads a list has: exact up to ``EXACT_COUNT``; above, counted by one request of a
+process while the others asking wait for that count (or are served the previous one)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from leadrank.db import session_scope
+from leadrank.leads import service
+from leadrank.leads.repository import LeadRepository
+from tests.web.factories import add_lead
+
+
+def test_a_big_list_is_counted_once_for_everyone_asking_at_once(env, tenant, monkeypatch):  # noqa: ANN001
+    ws = tenant.workspace_id
+    for i in range(6):
+        add_lead(ws, f"c{i}@x.test", score=float(i), grade="B")
+    monkeypatch.setattr(service, "EXACT_COUNT", 3)  # six leads make a big list
+    counts = service._Recent(60.0)
+    monkeypatch.setattr(service, "_counts", counts)
+    counting, release = [], threading.Event()
+    real_count = LeadRepository.count
+
+    def slow_count(self, workspace_id, filters=None):  # noqa: ANN001, ANN202
+        counting.append(1)
+        release.wait(10)
+        return real_count(self, workspace_id, filters)
+
+    monkeypatch.setattr(LeadRepository, "count", slow_count)
+    seen = []
+
+    def open_list() -> None:
+        with session_scope() as session:
+            seen.append(service.count_leads(session, ws))
+
+    readers = [threading.Thread(target=open_list) for _ in range(8)]
+    for reader in readers:
+        reader.start()
+    time.sleep(0.3)  # all eight are asking by now
+    release.set()
+    for reader in readers:
+        reader.join(10)
+    assert len(counting) == 1
+    assert [c.total for c in seen] == [6] * 8 and all(c.as_of is not None for c in seen)
+
+    # A minute later the count is stale: one request recounts, the others see the last count
+    # meanwhile instead of waiting.
+    add_lead(ws, "c6@x.test", score=6.0, grade="B")
+    counts.ttl = 0.0
+    release.clear()
+    refresher = threading.Thread(target=open_list)
+    refresher.start()
+    while len(counting) < 2:
+        time.sleep(0.01)
+    started = time.monotonic()
+    with session_scope() as session:
+        assert service.count_leads(session, ws).total == 6
+    assert time.monotonic() - started < 5
+    release.set()
+    refresher.join(10)
+    assert seen[-1].total == 7
+
+
+def test_a_small_list_is_counted_exactly_every_time(env, tenant):  # noqa: ANN001
+    ws = tenant.workspace_id
+    add_lead(ws, "a@x.test", score=1.0, grade="D")
+    with session_scope() as session:
+        assert service.count_leads(session, ws) == service.LeadCount(1)
+    add_lead(ws, "b@x.test", score=2.0, grade="D")
+    with session_scope() as session:
+        assert service.count_leads(session, ws) == service.LeadCount(2)
