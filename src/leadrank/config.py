@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     queue_maintenance_chance: int = Field(
         1_000, description="Per million broker commands: how often dead workers' messages are swept.")
     upload_chunk_rows: int = Field(20_000, description="Rows read and committed together.")
+    upload_writers: int = Field(
+        2, description="Chunks of a lead upload written at once on PostgreSQL (each its own transaction, "
+                       "committed in file order); 1 writes them one by one. SQLite always writes one.")
     max_upload_mb: int = Field(1024, description="Largest accepted upload file.")
 
     # --- operations ---------------------------------------------------------------------

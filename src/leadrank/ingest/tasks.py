@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -97,27 +98,36 @@ def run_upload(ctx: JobContext) -> dict:
             return coerce_activity_rows(chunk, headers, mapping)
         return coerce_lead_batch(chunk, headers, mapping, default_created_at=started)
 
-    changed = 0  # leads inserted or updated by this run (they need scoring)
+    def write(chunk: list, coerced: object, rejects: list, before: Future | None = None) -> int:
+        """Write one chunk in its own transaction, committed after the chunk ``before`` it
+        (whose failure rolls this one back). Returns the leads it inserted or updated."""
+        changed = 0
+        with session_scope() as session:
+            add = {"rows_read": len(chunk)}
+            if kind == "activities":
+                stored, skipped, lead_rejects = write_activity_chunk(session, ctx.workspace_id, coerced)
+                reject_rows = [_reject_row(r) for r in rejects] + lead_rejects
+                add.update(activities_stored=stored, activities_already_stored=skipped)
+            else:
+                counts = write_lead_chunk(session, ctx.workspace_id, ctx.job_id, coerced, utcnow(),
+                                          score_as_of=started)
+                changed = counts.pop("changed")
+                reject_rows = [_reject_row(r) for r in rejects]
+                add.update(counts)
+            if before is not None:
+                before.result()  # the checkpoint only moves forward, chunk by chunk in file order
+            add["rejected"] = len(reject_rows)
+            JobRepository(session).add_rejects(ctx.job_id, reject_rows)
+            ctx.save(session, checkpoint={"next_row": chunk[-1][0] + 1}, add=add)
+        ctx.chunk_done()
+        return changed
+
     chunks = reader.iter_chunks(get_settings().upload_chunk_rows, start_row=start_row)
     with gc_paused(), read_ahead(chunks, coerce) as ready:
-        for chunk, (coerced, rejects) in ready:
-            next_row = chunk[-1][0] + 1
-            with session_scope() as session:
-                add = {"rows_read": len(chunk)}
-                if kind == "activities":
-                    stored, skipped, lead_rejects = write_activity_chunk(session, ctx.workspace_id, coerced)
-                    reject_rows = [_reject_row(r) for r in rejects] + lead_rejects
-                    add.update(activities_stored=stored, activities_already_stored=skipped)
-                else:
-                    counts = write_lead_chunk(session, ctx.workspace_id, ctx.job_id, coerced, utcnow(),
-                                              score_as_of=started)
-                    changed += counts.pop("changed")
-                    reject_rows = [_reject_row(r) for r in rejects]
-                    add.update(counts)
-                add["rejected"] = len(reject_rows)
-                JobRepository(session).add_rejects(ctx.job_id, reject_rows)
-                ctx.save(session, checkpoint={"next_row": next_row}, add=add)
-            ctx.chunk_done()
+        if kind == "leads" and _writers() > 1:
+            changed = _write_overlapped(ready, write, _writers())
+        else:
+            changed = sum(write(chunk, coerced, rejects) for chunk, (coerced, rejects) in ready)
 
     result = {k: ctx.progress.get(k, 0) for k in COUNTERS}
     result["kind"] = kind
@@ -125,6 +135,43 @@ def run_upload(ctx: JobContext) -> dict:
         raise InvalidInput("the file has a header but no data rows")
     _after_upload(ctx, kind, changed, started)
     return result
+
+
+def _writers() -> int:
+    """Chunks of a lead upload written at once: on PostgreSQL a chunk's COPY (every index of
+    every new lead) is the upload's bottleneck and runs in one server process; two chunks in
+    flight keep a second one busy. SQLite has one writer."""
+    from leadrank.db import get_engine
+
+    return max(1, get_settings().upload_writers) if get_engine().dialect.name == "postgresql" else 1
+
+
+def _write_overlapped(ready: Iterator[tuple[list, tuple[object, list]]],
+                      write: Callable[..., int], writers: int) -> int:
+    """Write chunks ``writers`` at a time, each in its own transaction, committed in file order.
+
+    Chunks are independent unless they share a dedupe key (the same lead twice in the file,
+    a later row winning): a chunk holding a key of a chunk still in flight waits for it to
+    commit first, so it finds that lead stored and updates it. A chunk that fails rolls back
+    every chunk after it; the checkpoint names the first row not committed, as when written
+    one by one."""
+    in_flight: deque[tuple[Future, set[str]]] = deque()
+    changed = 0
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="upload-writer") as pool:
+        try:
+            for chunk, (coerced, rejects) in ready:
+                keys = set(coerced.dedupe_key)
+                while in_flight and (len(in_flight) >= writers
+                                     or any(not keys.isdisjoint(k) for _, k in in_flight)):
+                    changed += in_flight.popleft()[0].result()
+                before = in_flight[-1][0] if in_flight else None
+                in_flight.append((pool.submit(write, chunk, coerced, rejects, before), keys))
+            while in_flight:
+                changed += in_flight.popleft()[0].result()
+        finally:
+            for future, _ in in_flight:  # after an error: let the others roll back before leaving
+                future.exception()
+    return changed
 
 
 def _reject_row(reject) -> dict:  # noqa: ANN001 - ingest.validate.Reject
