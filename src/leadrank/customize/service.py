@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from leadrank.config import get_settings
 from leadrank.customize import engine as E
-from leadrank.customize.hooks import active_config, compute_holdout, from_npz, store_holdout
+from leadrank.customize.hooks import active_config, from_npz, store_holdout
 from leadrank.customize.repository import OVERRIDE_OUTCOMES, CustomizeRepository
 from leadrank.errors import InvalidInput, NotFound
 from leadrank.jobs.service import create_job
