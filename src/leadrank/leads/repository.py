@@ -573,18 +573,6 @@ class LeadRepository:
                 found[key] = (lead_id, content_hash)
         return found
 
-    def ids_by(self, workspace_id: uuid.UUID, column: str, values: Iterable[str]) -> dict[str, uuid.UUID]:
-        col = getattr(Lead, column)
-        values = list({v for v in values if v})
-        out: dict[str, uuid.UUID] = {}
-        for start in range(0, len(values), KEY_BATCH):
-            batch = values[start:start + KEY_BATCH]
-            for value, lead_id in self.session.execute(
-                select(col, Lead.id).where(Lead.workspace_id == workspace_id, col.in_(batch))
-            ):
-                out[str(value)] = lead_id
-        return out
-
     def activities(self, lead_id: uuid.UUID, limit: int = 500) -> Sequence[Activity]:
         return self.session.scalars(
             select(Activity).where(Activity.lead_id == lead_id)
