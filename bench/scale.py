@@ -14,10 +14,14 @@ score, then until its second pass (``scoring.explain``: the top-5 reasons of eve
 done. ``leadrank worker`` processes run as
 subprocesses; their peak RSS is read from /proc (VmHWM).
 
-The list is then queried through a real ``leadrank serve`` (uvicorn, 2 processes) with httpx
-from 20 concurrent clients, a bounded number of requests per query shape (filters, search,
-sorts on nullable columns, a second page, counts), and the web list page (``GET /leads``)
-signed in as a member. ``--list-n M`` first pads the measured workspace to M leads with rows
+The list is then queried through a real ``leadrank serve`` (uvicorn, 2 processes) from 20
+concurrent clients, a bounded number of requests per query shape (filters, search, sorts on
+nullable columns, a second page, counts), and the web list page (``GET /leads``) signed in
+as a member. The load comes from ``wrk`` when it is installed, else from http.client threads
+on keep-alive connections (``--client``): httpx's async client, used before, spent 2-4 ms of
+CPU a request, as much as the server, on the same two cores. Each shape prints p50/p95 and
+the CPU a request cost the client, the app's processes and PostgreSQL's backends.
+``--list-n M`` first pads the measured workspace to M leads with rows
 written by ``COPY``: generated leads, each carrying the score and the whole explanation of a
 lead the model really scored, so that the list can be measured at a million leads when
 scoring a million would take too long here; the printout says when it did. ``--explain``
@@ -28,16 +32,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
+import itertools
+import json
 import os
 import random
+import resource
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from _scratch import scratch_db
@@ -319,57 +330,230 @@ def web_login(base: str, workspace_id: uuid.UUID) -> dict[str, str]:
         return jar
 
 
-async def measure_list(base: str, key: str, requests: int, clients: int, cookies: dict[str, str] | None = None,
-                       ) -> dict[str, tuple[float, float, int]]:
-    import re
+def _get(conn: http.client.HTTPConnection, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    conn.request("GET", url, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
 
-    import httpx
 
+def _sockets_run(base: str, url: str, headers: dict[str, str], requests: int, clients: int) -> list[float]:
+    """The latencies of ``requests`` GETs of ``url`` from ``clients`` threads, each on one
+    keep-alive connection (http.client: ~0.3 ms of this process's CPU a request, where
+    httpx's async client took 2-4 ms, as much as the server spent on an API page)."""
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    left = itertools.count(requests, -1)
+    deadline = time.monotonic() + 60  # a slow shape is cut short (the count is printed)
+    failed: list[str] = []
+
+    def one_client() -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            while next(left) > 0 and time.monotonic() < deadline and not failed:
+                t = time.perf_counter()
+                try:
+                    status, _ = _get(conn, url, headers)
+                except TimeoutError:  # counted as 60 s, and the shape ends
+                    latencies.append(60.0)
+                    failed.append("timeout")
+                    return
+                latencies.append(time.perf_counter() - t)
+                if status != 200:
+                    failed.append(f"HTTP {status}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=one_client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed and failed[0] != "timeout":
+        raise SystemExit(f"{url}: {failed[0]}")
+    return latencies
+
+
+WRK_SCRIPT = """
+local quota, answered = tonumber(os.getenv("LR_QUOTA")), 0
+response = function(status, headers, body)
+  answered = answered + 1
+  if answered == quota then
+    io.write("LR stopped\\n")
+    io.flush()
+    wrk.thread:stop()
+  end
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("LR %d %d %d %d\\n", summary.requests, e.connect + e.read + e.write + e.status + e.timeout,
+                         latency:percentile(50), latency:percentile(95)))
+end
+"""
+
+
+def _wrk_run(base: str, url: str, headers: dict[str, str], requests: int, clients: int,
+             ) -> tuple[float, float, int]:
+    """(p50 s, p95 s, requests) from wrk: ``clients`` connections on two threads, each thread
+    stopping after its share of ``requests``. wrk itself runs for its whole duration (60 s)
+    whatever its threads do: it is interrupted once both have stopped, and then reports."""
+    threads = 2
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT)
+        script.flush()
+        args = ["wrk", f"-t{threads}", f"-c{clients}", "-d60s", "--timeout", "60s", "-s", script.name,
+                *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}")), base + url]
+        with subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "LR_QUOTA": str(-(-requests // threads))}) as wrk:
+            lines, stopped = [], 0
+            for line in wrk.stdout:  # type: ignore[union-attr]
+                lines.append(line)
+                stopped += line.startswith("LR stopped")
+                if stopped == threads:
+                    wrk.send_signal(signal.SIGINT)
+                    stopped = -1
+            wrk.wait()
+    out = "".join(lines)
+    report = [line for line in lines if line.startswith("LR ") and not line.startswith("LR stopped")]
+    if wrk.returncode != 0 or not report:
+        raise SystemExit(f"wrk failed ({wrk.returncode}):\n{out}")
+    done, errors, p50, p95 = (int(x) for x in report[-1].split()[1:])
+    if errors:
+        raise SystemExit(f"{url}: {errors} of {done} requests failed (wrk)\n{out}")
+    return p50 / 1e6, p95 / 1e6, done
+
+
+CLIENTS = {"wrk": "wrk: 2 threads, one keep-alive connection a client",
+           "sockets": "http.client: a thread and a keep-alive connection a client",
+           "httpx": "httpx.AsyncClient: one event loop"}
+
+
+def load_client(name: str) -> str:
+    """The load generator to use: wrk when installed (``auto``), else http.client threads."""
+    if name == "auto":
+        return "wrk" if shutil.which("wrk") else "sockets"
+    if name == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("--client wrk: wrk is not installed (apt-get install wrk)")
+    return name
+
+
+def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process (Linux /proc)."""
     out = {}
-    headers = {"Authorization": f"Bearer {key}"}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def server_processes(server_pid: int, database: str) -> tuple[list[int], list[int]]:
+    """The serving processes (``leadrank serve`` and its workers) and the PostgreSQL backends
+    connected to ``database`` (local servers only)."""
+    app, backends = [server_pid], []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if parent == server_pid:
+            app.append(int(entry.name))
+        elif command.startswith("postgres:") and f" {database} " in command:
+            backends.append(int(entry.name))
+    return app, backends
+
+
+def measure_list(base: str, key: str, requests: int, clients: int, cookies: dict[str, str] | None = None, *,
+                 client: str = "sockets", server: Callable[[], tuple[list[int], list[int]]] | None = None,
+                 ) -> dict[str, tuple[float, float, int]]:
+    """p50 and p95 (ms) and the leads on the page, per shape. Beside them: the client's CPU
+    per request (this process, or wrk's), and when ``server`` names the serving processes,
+    theirs (app and PostgreSQL): on a small machine the load generator competes with the
+    server for the same cores, and the server's CPU per request is the steadier figure."""
+    out = {}
+    api_headers = {"Authorization": f"Bearer {key}"}
+    web_headers = {"accept": "text/html", "cookie": "; ".join(f"{k}={v}" for k, v in (cookies or {}).items())}
     shapes = [(label, "/api/v1/leads/prioritized?limit=50", q) for label, q in QUERIES.items()]
     if cookies:
         shapes += [(label, "/leads?limit=50", q) for label, q in WEB_QUERIES.items()]
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as api, \
-            httpx.AsyncClient(base_url=base, timeout=60, headers={
-                "accept": "text/html", "cookie": "; ".join(f"{k}={v}" for k, v in (cookies or {}).items())}) as web:
-        for label, path, query in shapes:
-            client = api if path.startswith("/api") else web
-            if query == "@cursor":  # the second page of the unfiltered list
-                first = (await client.get(path)).json()
-                query = f"cursor={first['next_cursor']}"
-            url = path + (f"&{query}" if query else "")
-            try:
-                r = await client.get(url)
-            except httpx.TimeoutException:
-                print(f"  {label:<24} a single request took over 60 s; shape skipped", flush=True)
-                continue
-            r.raise_for_status()
-            returned = len(r.json()["leads"]) if client is api else len(re.findall(r"<tr data-lead=", r.text))
-            latencies: list[float] = []
-            queue = list(range(requests))
-            deadline = time.monotonic() + 60  # a slow shape is cut short (the count is printed)
+    host, port = base.removeprefix("http://").split(":")
 
-            async def one_client() -> None:
-                while queue and time.monotonic() < deadline:
-                    queue.pop()
-                    t = time.perf_counter()
-                    try:
-                        resp = await client.get(url)
-                    except httpx.TimeoutException:  # counted as 60 s, and the shape ends
-                        latencies.append(60.0)
-                        queue.clear()
-                        return
-                    latencies.append(time.perf_counter() - t)
-                    resp.raise_for_status()
+    def once(url: str, headers: dict[str, str]) -> tuple[int, bytes]:  # on its own connection
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            return _get(conn, url, headers)
+        finally:
+            conn.close()
 
-            await asyncio.gather(*(one_client() for _ in range(clients)))
+    for label, path, query in shapes:
+        api = path.startswith("/api")
+        headers = api_headers if api else web_headers
+        if query == "@cursor":  # the second page of the unfiltered list
+            query = f"cursor={json.loads(once(path, headers)[1])['next_cursor']}"
+        url = path + (f"&{query}" if query else "")
+        try:
+            status, body = once(url, headers)
+        except TimeoutError:
+            print(f"  {label:<24} a single request took over 60 s; shape skipped", flush=True)
+            continue
+        if status != 200:
+            raise SystemExit(f"{url}: HTTP {status}")
+        returned = len(json.loads(body)["leads"]) if api else body.count(b"<tr data-lead=")
+        app_pids, pg_pids = server() if server else ([], [])
+        app_before, pg_before = cpu_seconds(app_pids), cpu_seconds(pg_pids)
+        if client == "wrk":
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            p50, p95, done = _wrk_run(base, url, headers, requests, clients)
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        else:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            if client == "httpx":
+                latencies = asyncio.run(_httpx_run(base, url, headers, requests, clients))
+            else:
+                latencies = _sockets_run(base, url, headers, requests, clients)
+            used = resource.getrusage(resource.RUSAGE_SELF)
             latencies.sort()
-            out[label] = (statistics.median(latencies) * 1000, latencies[int(0.95 * (len(latencies) - 1))] * 1000,
-                          returned)
-            print(f"  {label:<24} p50 {out[label][0]:7.1f} ms   p95 {out[label][1]:7.1f} ms   ({returned} leads on "
-                  f"the page, {len(latencies)} requests)", flush=True)
+            p50, p95, done = statistics.median(latencies), latencies[int(0.95 * (len(latencies) - 1))], len(latencies)
+        client_ms = (used.ru_utime + used.ru_stime - before.ru_utime - before.ru_stime) / done * 1000
+        out[label] = (p50 * 1000, p95 * 1000, returned)
+        line = (f"  {label:<24} p50 {out[label][0]:7.1f} ms   p95 {out[label][1]:7.1f} ms   ({returned} leads on the "
+                f"page, {done} requests; CPU per request: client {client_ms:.1f} ms")
+        if server:
+            app_pids, pg_pids = server()
+            app_cpu, pg_cpu = (sum(after - before.get(pid, 0.0) for pid, after in cpu_seconds(pids).items())
+                               for pids, before in ((app_pids, app_before), (pg_pids, pg_before)))
+            line += f", app {app_cpu / done * 1000:.1f} ms, PostgreSQL {pg_cpu / done * 1000:.1f} ms"
+        print(line + ")", flush=True)
     return out
+
+
+async def _httpx_run(base: str, url: str, headers: dict[str, str], requests: int, clients: int) -> list[float]:
+    """The former load generator (httpx's async client), kept to compare with (``--client httpx``)."""
+    import httpx
+
+    latencies: list[float] = []
+    queue = list(range(requests))
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as session:
+        async def one_client() -> None:
+            while queue and time.monotonic() < deadline:
+                queue.pop()
+                t = time.perf_counter()
+                try:
+                    resp = await session.get(url)
+                except httpx.TimeoutException:  # counted as 60 s, and the shape ends
+                    latencies.append(60.0)
+                    queue.clear()
+                    return
+                latencies.append(time.perf_counter() - t)
+                resp.raise_for_status()
+
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+    return latencies
 
 
 def server_settings() -> str:
@@ -408,46 +592,38 @@ def list_query(query: str):  # noqa: ANN201
 
 
 def explain(ws: uuid.UUID) -> None:
-    """EXPLAIN ANALYZE of every statement each API shape runs (the page, the bounded count)."""
-    from leadrank.db import session_scope
+    """EXPLAIN ANALYZE of every statement each API shape runs (the page, the bounded count),
+    as sent to PostgreSQL (a search may run two or three: see LeadRepository._search)."""
+    from leadrank.db import get_engine, session_scope
     from leadrank.leads.repository import LeadRepository
-    from sqlalchemy import text
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy import event
 
+    engine = get_engine()
     for label, query in QUERIES.items():
         if query.startswith("@"):
             continue
         f, sort, count = list_query(query)
+        sent: list[tuple[str, object]] = []
+
+        def record(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+            sent.append((statement, params))
+
         with session_scope() as session:
             repo = LeadRepository(session)
-            captured = []
-            run, scalar = session.execute, session.scalar
-
-            def capture(real):  # noqa: ANN001, ANN202
-                def call(stmt, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
-                    captured.append(stmt)
-                    return real(stmt, *a, **k)
-                return call
-
-            connection = session.connection()
-
-            class Capturing:  # list_rows runs its selects on the connection
-                def execute(self, stmt, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
-                    captured.append(stmt)
-                    return connection.execute(stmt, *a, **k)
-
-            session.execute, session.scalar = capture(run), capture(scalar)
-            session.connection = lambda *a, **k: Capturing()  # noqa: ARG005
-            repo.list_rows(ws, f, sort, limit=50, insights=True)
-            if count:
-                repo.count_up_to(ws, f, 10_000)
-            del session.connection
-            session.execute, session.scalar = run, scalar
-            for stmt in captured:
-                sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-                plan = session.execute(text("EXPLAIN (ANALYZE, BUFFERS off) " + sql)).scalars().all()
-                print(f"  EXPLAIN {label}: " + " | ".join(
-                    p.strip() for p in plan if any(w in p for w in ("Scan", "Sort", "Execution"))))
+            repo.list_rows(ws, f, sort, limit=50, insights=True)  # once unrecorded: one-off lookups
+            event.listen(engine, "before_cursor_execute", record)
+            try:
+                repo.list_rows(ws, f, sort, limit=50, insights=True)
+                if count:
+                    repo.count_up_to(ws, f, 10_000)
+            finally:
+                event.remove(engine, "before_cursor_execute", record)
+            with session.connection().connection.driver_connection.cursor() as cursor:
+                for statement, params in sent:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS off) " + statement, params or None)
+                    plan = [row[0] for row in cursor.fetchall()]
+                    print(f"  EXPLAIN {label}: " + " | ".join(
+                        p.strip() for p in plan if any(w in p for w in ("Scan", "Sort", "Execution"))))
 
 
 def main() -> None:
@@ -458,6 +634,9 @@ def main() -> None:
     parser.add_argument("--list-n", type=int, default=0, help="pad the list workspace to this many leads")
     parser.add_argument("--requests", type=int, default=400, help="requests per list query shape")
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--client", choices=["auto", *CLIENTS], default="auto",
+                        help="load generator for the list: wrk when installed (auto), else http.client threads; "
+                             "httpx is the former one, to compare with")
     parser.add_argument("--pg", default=os.environ.get("LEADRANK_BENCH_PG_URL", PG_DEFAULT))
     parser.add_argument("--redis", default=os.environ.get("LEADRANK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
@@ -531,10 +710,13 @@ def main() -> None:
             time.sleep(0.3)
         base = f"http://127.0.0.1:{port}"
         cookies = web_login(base, last["workspace_id"])
+        client = load_client(args.client)
         print(f"GET /api/v1/leads/prioritized (and the web list, GET /leads) on {list_n:,} leads, "
-              f"{args.clients} concurrent clients, {args.requests} requests per shape (at most 60 s each), "
-              f"uvicorn 2 processes, load average {os.getloadavg()[0]:.1f}:", flush=True)
-        asyncio.run(measure_list(base, last["api_key"], args.requests, args.clients, cookies))
+              f"{args.clients} concurrent clients ({CLIENTS[client]}), {args.requests} requests per shape (at most "
+              f"60 s each), uvicorn 2 processes, load average {os.getloadavg()[0]:.1f}:", flush=True)
+        database = url.rsplit("/", 1)[1]
+        measure_list(base, last["api_key"], args.requests, args.clients, cookies, client=client,
+                     server=lambda: server_processes(server.pid, database))
     finally:
         if server is not None:
             stop([server])
