@@ -551,11 +551,15 @@ class ExplanationBatch:
         literals = ['{"score":', ',"probability":', ',"grade":',
                     f',"base_points":{_json(float(self.base_points))},"reasons_up":', ',"reasons_down":',
                     ',"next_action":']
-        literals += [',"contributions":[{"group":', ',"label":', ',"value":', ',"points":'] + [
-            '},{"group":', ',"label":', ',"value":', ',"points":'] * (G - 1)
-        literals += [f'}}],"model":{{"base_logit":{_json(float(self.base_logit))},"version":{_json(model_version)},'
-                     f'"log_odds":{{{names[0]}:'] + [f",{g}:" for g in names[1:]]
-        literals.append(f'}}}},"stored":{STORED_FORM}{extra_json}}}')
+        model_head = f'"model":{{"base_logit":{_json(float(self.base_logit))},"version":{_json(model_version)},'
+        tail = f'}}}},"stored":{STORED_FORM}{extra_json}}}'
+        if G == 0:  # a model without columns: nothing between the lead fields and the tail
+            literals.append(f',"contributions":[],{model_head}"log_odds":{{' + tail)
+        else:
+            literals += [',"contributions":[{"group":', ',"label":', ',"value":', ',"points":'] + [
+                '},{"group":', ',"label":', ',"value":', ',"points":'] * (G - 1)
+            literals += [f'}}],{model_head}"log_odds":{{{names[0]}:'] + [f",{g}:" for g in names[1:]]
+            literals.append(tail)
         # Literals and pieces interleaved, one row per lead: str.join copies each row in one go.
         rows = np.empty((n, 2 * pieces.shape[1] + 1), dtype=object)
         rows[:, 0::2] = np.asarray(literals, dtype=object)
