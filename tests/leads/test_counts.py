@@ -62,7 +62,7 @@ def test_a_big_list_is_counted_once_for_everyone_asking_at_once(env, tenant, mon
     assert seen[-1].total == 7
 
 
-def test_a_small_list_is_counted_exactly_every_time(env, tenant):  # noqa: ANN001
+def test_a_small_list_is_counted_exactly_for_each_request(env, tenant, monkeypatch):  # noqa: ANN001
     ws = tenant.workspace_id
     add_lead(ws, "a@x.test", score=1.0, grade="D")
     with session_scope() as session:
@@ -70,3 +70,31 @@ def test_a_small_list_is_counted_exactly_every_time(env, tenant):  # noqa: ANN00
     add_lead(ws, "b@x.test", score=2.0, grade="D")
     with session_scope() as session:
         assert service.count_leads(session, ws) == service.LeadCount(2)
+    # Requests arriving while it is being counted share that count (and only they do).
+    counting, release = [], threading.Event()
+    real_count_up_to = LeadRepository.count_up_to
+
+    def slow_count_up_to(self, workspace_id, filters, cap):  # noqa: ANN001, ANN202
+        counting.append(1)
+        release.wait(10)
+        return real_count_up_to(self, workspace_id, filters, cap)
+
+    monkeypatch.setattr(LeadRepository, "count_up_to", slow_count_up_to)
+    seen = []
+
+    def open_list() -> None:
+        with session_scope() as session:
+            seen.append(service.count_leads(session, ws))
+
+    readers = [threading.Thread(target=open_list) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    time.sleep(0.3)
+    release.set()
+    for reader in readers:
+        reader.join(10)
+    assert len(counting) == 1 and seen == [service.LeadCount(2)] * 4
+    add_lead(ws, "c@x.test", score=3.0, grade="D")
+    with session_scope() as session:
+        assert service.count_leads(session, ws) == service.LeadCount(3)
+    assert len(counting) == 2

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -145,45 +146,49 @@ FILTER_CHOICES = 300  # values a filter's select offers at most
 
 class _Recent:
     """Values a process may reuse for ``ttl`` seconds. One thread computes a missing or stale
-    value; meanwhile the others wanting a missing one wait for it rather than each computing
-    it (twenty list pages opened together each read a million leads for the same figures),
-    and those wanting a stale one are served the stale one."""
+    value; meanwhile the others wanting a missing one wait for that computation rather than
+    each doing it (twenty list pages opened together each read a million leads for the same
+    figures), and those wanting a stale one are served the stale one. A value ``keep``
+    refuses is only shared with the threads that waited for it."""
 
     def __init__(self, ttl: float, size: int = 1024) -> None:
         self.ttl, self.size = ttl, size
         self._values: dict[Hashable, tuple[float, object]] = {}
-        self._locks: dict[Hashable, threading.Lock] = {}
+        self._computing: dict[Hashable, Future] = {}
         self._guard = threading.Lock()
-
-    def fresh(self, key: Hashable) -> object | None:
-        hit = self._values.get(key)
-        return hit[1] if hit and time.monotonic() - hit[0] < self.ttl else None
 
     def known(self, key: Hashable) -> bool:
         return key in self._values
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        value = self.fresh(key)
-        if value is not None:
-            return value  # type: ignore[return-value]
+    def get(self, key: Hashable, compute: Callable[[], T], keep: Callable[[T], bool] = lambda _: True) -> T:
         hit = self._values.get(key)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]  # type: ignore[return-value]
         with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        if not lock.acquire(blocking=hit is None):
-            return hit[1]  # type: ignore[index,return-value]
+            computing = self._computing.get(key)
+            if computing is None:
+                computing = self._computing[key] = Future()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            return hit[1] if hit else computing.result()  # type: ignore[return-value]
         try:
-            value = self.fresh(key)
-            if value is not None:  # computed while this thread waited
-                return value  # type: ignore[return-value]
             value = compute()
-            with self._guard:
-                if len(self._values) >= self.size:
-                    self._values.clear()
-                    self._locks = {key: lock}
-                self._values[key] = (time.monotonic(), value)
-            return value  # type: ignore[return-value]
+        except BaseException as exc:
+            computing.set_exception(exc)
+            raise
+        else:
+            if keep(value):
+                with self._guard:
+                    if len(self._values) >= self.size:
+                        self._values.clear()
+                    self._values[key] = (time.monotonic(), value)
+            computing.set_result(value)
+            return value
         finally:
-            lock.release()
+            with self._guard:
+                del self._computing[key]
 
 
 _counts = _Recent(COUNT_TTL)
@@ -194,11 +199,18 @@ def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters 
     repo = LeadRepository(session)
     filters = filters or LeadFilters()
     key = (workspace_id, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.as_query().items()))
-    if not _counts.known(key):  # never above EXACT_COUNT: count up to it, for this request
-        small = repo.count_up_to(workspace_id, filters, EXACT_COUNT)
-        if small <= EXACT_COUNT:
-            return LeadCount(small)
-    return _counts.get(key, lambda: LeadCount(repo.count(workspace_id, filters), as_of=utcnow()))
+
+    def count() -> LeadCount:
+        if not _counts.known(key):  # never above EXACT_COUNT: count up to it first
+            small = repo.count_up_to(workspace_id, filters, EXACT_COUNT)
+            if small <= EXACT_COUNT:
+                return LeadCount(small)
+        return LeadCount(repo.count(workspace_id, filters), as_of=utcnow())
+
+    # One request per process counts a list at a time, its first count of a big list included
+    # (twenty requests at once each walked 10,000 leads before waiting for the full count).
+    # An exact small count is shared with the requests that waited for it, and kept by none.
+    return _counts.get(key, count, keep=lambda counted: counted.as_of is not None)
 
 
 def filter_choices(session: Session, workspace_id: uuid.UUID, column: str, lead_count: int) -> list[str]:
