@@ -599,15 +599,16 @@ def explain(ws: uuid.UUID) -> None:
     from sqlalchemy import event
 
     engine = get_engine()
+    sent: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+        sent.append((statement, params))
+
     for label, query in QUERIES.items():
         if query.startswith("@"):
             continue
         f, sort, count = list_query(query)
-        sent: list[tuple[str, object]] = []
-
-        def record(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
-            sent.append((statement, params))
-
+        sent.clear()
         with session_scope() as session:
             repo = LeadRepository(session)
             repo.list_rows(ws, f, sort, limit=50, insights=True)  # once unrecorded: one-off lookups
