@@ -94,6 +94,21 @@ def _truncate_all(url: str) -> None:
     engine.dispose()
 
 
+def _settle_jobs() -> None:
+    """Let the jobs a test left on the in-process runner end before the next test: a job that
+    ends queues its follow-up (scores → reasons → embeddings), which would otherwise run on a
+    fresh runner after this one is shut down and write beside the next test's TRUNCATE of the
+    shared PostgreSQL database."""
+    from leadrank.jobs.runner import _runner
+
+    wait = getattr(_runner, "wait", None)
+    if wait is not None:
+        try:
+            wait()
+        except Exception:  # noqa: BLE001 - a job that failed is the test's business, not teardown's
+            pass
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     """A migrated, empty database of each kind, with the in-process job runner."""
@@ -109,6 +124,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monk
     from leadrank.config import get_settings
 
     yield Env(kind=request.param, data_dir=tmp_path / "data", url=get_settings().sqlalchemy_url)
+    _settle_jobs()
     from leadrank.db import reset_caches
     from leadrank.jobs.runner import set_runner
 
@@ -126,6 +142,7 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]
     from leadrank.config import get_settings
 
     yield Env(kind="sqlite", data_dir=tmp_path / "data", url=get_settings().sqlalchemy_url)
+    _settle_jobs()
     from leadrank.db import reset_caches
     from leadrank.jobs.runner import set_runner
 

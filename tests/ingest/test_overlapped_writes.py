@@ -12,7 +12,7 @@ from leadrank.db import session_scope
 from leadrank.ingest.service import save_upload, start_upload
 from leadrank.jobs.service import run_job
 from leadrank.models import Job, Lead
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, wait_for_jobs
 
 pytestmark = pytest.mark.parametrize("env", ["postgres"], indirect=True)  # SQLite writes one chunk at a time
 
@@ -43,7 +43,11 @@ def _upload(workspace_id, path, writers: int, monkeypatch, stop_after: int | Non
         job = start_upload(session, workspace_id, stored, filename=path.name)
         session.info.pop("leadrank_jobs_to_enqueue", None)
         job_id = job.id
-    return job_id, run_job(job_id, stop_after_chunks=stop_after)
+    status = run_job(job_id, stop_after_chunks=stop_after)
+    # The scoring the upload queued runs on the in-process runner: let it end inside this test
+    # (left running, it wrote beside the next test's TRUNCATE of the shared database).
+    wait_for_jobs()
+    return job_id, status
 
 
 def _state(workspace_id, job_id):  # noqa: ANN001
