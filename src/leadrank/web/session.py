@@ -10,10 +10,9 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from leadrank.auth.sessions import principal_from_session
+from leadrank.auth.sessions import session_memberships
 from leadrank.deps import Principal, SessionDep
 from leadrank.models import User, Workspace
-from leadrank.workspaces.repository import WorkspaceRepository
 
 
 class LoginRequired(Exception):
@@ -63,7 +62,7 @@ def login_url(next_url: str) -> str:
 
 
 def get_web_context(request: Request, db: SessionDep) -> WebContext:
-    principal = principal_from_session(request, db)
+    principal, workspaces = session_memberships(request, db)
     if principal is None or principal.user_id is None:
         request.session.pop("user_id", None)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -73,7 +72,6 @@ def get_web_context(request: Request, db: SessionDep) -> WebContext:
         raise LoginRequired(request.url.path)
     if request.session.get("workspace_id") != str(principal.workspace_id):
         request.session["workspace_id"] = str(principal.workspace_id)
-    workspaces = list(WorkspaceRepository(db).for_user(user.id))
     return WebContext(request=request, db=db, user=user, principal=principal, workspaces=workspaces)
 
 
