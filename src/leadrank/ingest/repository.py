@@ -10,11 +10,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import any_, bindparam, or_, select, text, update
+from sqlalchemy import any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert_columns, uuid_array
+from leadrank.leads.repository import LeadRepository
 from leadrank.models import Activity, Lead
 
 ACTIVITY_COLUMNS = ("workspace_id", "lead_id", "activity_type", "activity_date", "description", "source",
@@ -46,7 +47,7 @@ def store_activities(session: Session, rows: Sequence[dict]) -> int:
 
 def advance_last_activity(session: Session, workspace_id: uuid.UUID, latest: dict[uuid.UUID, datetime]) -> None:
     """Move each lead's last_activity_date forward to ``latest[lead]`` (never back): one
-    statement on PostgreSQL, one executemany on SQLite."""
+    statement on PostgreSQL, the lead repository's executemany on SQLite."""
     if not latest:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -59,12 +60,7 @@ def advance_last_activity(session: Session, workspace_id: uuid.UUID, latest: dic
                 (uuid_array(latest), "{" + ",".join(f'"{at.isoformat()}"' for at in latest.values()) + "}",
                  workspace_id))
         return
-    table = Lead.__table__
-    stmt = (update(table)
-            .where(table.c.id == bindparam("_id"), table.c.workspace_id == bindparam("_ws"),
-                   or_(table.c.last_activity_date.is_(None), table.c.last_activity_date < bindparam("_when")))
-            .values(last_activity_date=bindparam("_when")))
-    session.execute(stmt, [{"_id": k, "_ws": workspace_id, "_when": v} for k, v in latest.items()])
+    LeadRepository(session).bump_last_activity(workspace_id, latest)  # one executemany
 
 
 def lead_ids_by(session: Session, workspace_id: uuid.UUID, column: str, values: Iterable[str | None]

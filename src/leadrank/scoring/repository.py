@@ -230,25 +230,10 @@ class ScoringRepository:
         }, {"workspace_id": workspace_id, "model_version_id": constants["model_version_id"],
             "score_kind": constants["score_kind"], "scored_at": constants["scored_at"]})
 
-    def scored_by(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID], version_id: uuid.UUID,
-                  scored_at: datetime) -> list[uuid.UUID]:
-        """Those of ``lead_ids`` whose current score this model version gave at ``scored_at``."""
-        if self.session.get_bind().dialect.name == "postgresql":  # one array parameter, no IN list
-            with self.session.connection().connection.driver_connection.cursor() as cur:
-                cur.execute("SELECT id FROM leads WHERE workspace_id = %s AND id = ANY(%s::uuid[]) AND model_version_id = %s"
-                            " AND scored_at = %s ORDER BY id", (workspace_id, uuid_array(lead_ids), version_id, scored_at))
-                return [row[0] for row in cur.fetchall()]
-        out: list[uuid.UUID] = []
-        for start in range(0, len(lead_ids), KEY_BATCH):
-            out.extend(self.session.scalars(select(Lead.id).where(
-                Lead.workspace_id == workspace_id, Lead.id.in_(lead_ids[start:start + KEY_BATCH]),
-                Lead.model_version_id == version_id, Lead.scored_at == scored_at)))
-        return sorted(out)
-
     def write_explanations(self, lead_ids: Sequence[uuid.UUID], explanations: Sequence[dict] | JSONTexts, *,
                            scored_at: datetime, columns: tuple[Sequence, Sequence] | None = None) -> None:
         """The explanations of the scoring at ``scored_at`` (pass only leads that still hold
-        it: see :meth:`scored_by`), as dicts or as a column of JSON texts; ``columns`` are their (top reasons, insights) when
+        it: see ``load_leads(scored_by=…)``), as dicts or as a column of JSON texts; ``columns`` are their (top reasons, insights) when
         already built."""
         store_explanations(self.session, lead_ids, scored_at, explanations, columns)
 
