@@ -12,6 +12,37 @@ from leadrank.leads.repository import LeadRepository
 from tests.web.factories import add_lead
 
 
+def _held(monkeypatch, method: str) -> tuple[list, threading.Event]:  # noqa: ANN001
+    """Make ``LeadRepository.<method>`` wait for the returned event (each call is recorded)."""
+    calls, release = [], threading.Event()
+    real = getattr(LeadRepository, method)
+
+    def held(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(1)
+        release.wait(10)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(LeadRepository, method, held)
+    return calls, release
+
+
+def _count_into(ws, seen: list) -> None:  # noqa: ANN001
+    """What a request opening the list does: count it (the count goes into ``seen``)."""
+    with session_scope() as session:
+        seen.append(service.count_leads(session, ws))
+
+
+def _open_lists(ws, n: int, seen: list, release: threading.Event) -> None:  # noqa: ANN001
+    """``n`` requests counting the list at once, released together once all are asking."""
+    readers = [threading.Thread(target=_count_into, args=(ws, seen)) for _ in range(n)]
+    for reader in readers:
+        reader.start()
+    time.sleep(0.3)  # all of them are asking by now
+    release.set()
+    for reader in readers:
+        reader.join(10)
+
+
 def test_a_big_list_is_counted_once_for_everyone_asking_at_once(env, tenant, monkeypatch):  # noqa: ANN001
     ws = tenant.workspace_id
     for i in range(6):
@@ -19,28 +50,9 @@ def test_a_big_list_is_counted_once_for_everyone_asking_at_once(env, tenant, mon
     monkeypatch.setattr(service, "EXACT_COUNT", 3)  # six leads make a big list
     counts = service._Recent(60.0)
     monkeypatch.setattr(service, "_counts", counts)
-    counting, release = [], threading.Event()
-    real_count = LeadRepository.count
-
-    def slow_count(self, workspace_id, filters=None):  # noqa: ANN001, ANN202
-        counting.append(1)
-        release.wait(10)
-        return real_count(self, workspace_id, filters)
-
-    monkeypatch.setattr(LeadRepository, "count", slow_count)
-    seen = []
-
-    def open_list() -> None:
-        with session_scope() as session:
-            seen.append(service.count_leads(session, ws))
-
-    readers = [threading.Thread(target=open_list) for _ in range(8)]
-    for reader in readers:
-        reader.start()
-    time.sleep(0.3)  # all eight are asking by now
-    release.set()
-    for reader in readers:
-        reader.join(10)
+    counting, release = _held(monkeypatch, "count")
+    seen: list = []
+    _open_lists(ws, 8, seen, release)
     assert len(counting) == 1
     assert [c.total for c in seen] == [6] * 8 and all(c.as_of is not None for c in seen)
 
@@ -49,7 +61,7 @@ def test_a_big_list_is_counted_once_for_everyone_asking_at_once(env, tenant, mon
     add_lead(ws, "c6@x.test", score=6.0, grade="B")
     counts.ttl = 0.0
     release.clear()
-    refresher = threading.Thread(target=open_list)
+    refresher = threading.Thread(target=_count_into, args=(ws, seen))
     refresher.start()
     while len(counting) < 2:
         time.sleep(0.01)
@@ -71,28 +83,9 @@ def test_a_small_list_is_counted_exactly_for_each_request(env, tenant, monkeypat
     with session_scope() as session:
         assert service.count_leads(session, ws) == service.LeadCount(2)
     # Requests arriving while it is being counted share that count (and only they do).
-    counting, release = [], threading.Event()
-    real_count_up_to = LeadRepository.count_up_to
-
-    def slow_count_up_to(self, workspace_id, filters, cap):  # noqa: ANN001, ANN202
-        counting.append(1)
-        release.wait(10)
-        return real_count_up_to(self, workspace_id, filters, cap)
-
-    monkeypatch.setattr(LeadRepository, "count_up_to", slow_count_up_to)
+    counting, release = _held(monkeypatch, "count_up_to")
     seen = []
-
-    def open_list() -> None:
-        with session_scope() as session:
-            seen.append(service.count_leads(session, ws))
-
-    readers = [threading.Thread(target=open_list) for _ in range(4)]
-    for reader in readers:
-        reader.start()
-    time.sleep(0.3)
-    release.set()
-    for reader in readers:
-        reader.join(10)
+    _open_lists(ws, 4, seen, release)
     assert len(counting) == 1 and seen == [service.LeadCount(2)] * 4
     add_lead(ws, "c@x.test", score=3.0, grade="D")
     with session_scope() as session:
