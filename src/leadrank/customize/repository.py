@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ RESCORE_COLUMNS = ["score", "sort_score", "conversion_probability", "grade"]
 CURRENT_EXPLANATION = and_(LeadExplanation.lead_id == Lead.id, LeadExplanation.scored_at == Lead.scored_at)
 #: Override labels that are an outcome: a rep's "junk" is a lost lead for training.
 OVERRIDE_OUTCOMES = {"junk": "lost", "not_a_fit": "lost", "converted": "converted"}
+_STAMP_KEY = "leadrank.contributions_changed"
 
 
 class CustomizeRepository:
@@ -69,14 +70,15 @@ class CustomizeRepository:
         self.session.flush()
 
     # --- the contributions-changed stamp -------------------------------------------------------
-    def bump_stamp(self, workspace_id: uuid.UUID) -> str:
-        stamp = uuid.uuid4().hex
-        values = {"workspace_id": workspace_id, "stamp": stamp, "updated_at": utcnow()}
-        table = ScoringState.__table__
-        ins = pg_insert(table) if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
-        self.session.execute(ins.values(**values).on_conflict_do_update(
-            index_elements=["workspace_id"], set_={"stamp": stamp, "updated_at": values["updated_at"]}))
-        return stamp
+    def bump_stamp(self, workspace_id: uuid.UUID) -> None:
+        """Mark the workspace's contributions as changed when this transaction commits.
+
+        The stamp is one row per workspace: updating it at once would hold that row's lock
+        until commit, and every other transaction writing scores in the workspace (the other
+        upload writer, the other worker's reasons chunk) would wait for the whole of this one.
+        Written just before commit, it is held only while committing; a reader still never
+        sees the new contributions under the old stamp."""
+        self.session.info.setdefault(_STAMP_KEY, set()).add(workspace_id)
 
     def stamp(self, workspace_id: uuid.UUID) -> str:
         return self.session.scalar(select(ScoringState.stamp).where(ScoringState.workspace_id == workspace_id)) or ""
@@ -181,3 +183,22 @@ class CustomizeRepository:
                                            LeadOverride.label.in_(tuple(OVERRIDE_OUTCOMES)),
                                            Lead.outcome.not_in(("converted", "lost")))).all()
         return [(lid, OVERRIDE_OUTCOMES[label], when) for lid, label, when in rows]
+
+
+@event.listens_for(Session, "before_commit")
+def _write_stamps(session: Session) -> None:
+    """The stamps :meth:`CustomizeRepository.bump_stamp` marked, written last in the transaction."""
+    workspaces = session.info.pop(_STAMP_KEY, None)
+    if not workspaces:
+        return
+    table = ScoringState.__table__
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for workspace_id in sorted(workspaces, key=str):  # one order: two committers never deadlock
+        values = {"workspace_id": workspace_id, "stamp": uuid.uuid4().hex, "updated_at": utcnow()}
+        session.execute(insert(table).values(**values).on_conflict_do_update(
+            index_elements=["workspace_id"], set_={"stamp": values["stamp"], "updated_at": values["updated_at"]}))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_stamps(session: Session) -> None:
+    session.info.pop(_STAMP_KEY, None)
