@@ -4,6 +4,8 @@ the prioritized list's latency under 20 concurrent clients.
     python bench/scale.py                              # 1,000,000 leads
     python bench/scale.py --n 100000 --workers 1,2
     python bench/scale.py --n 50000 --list-n 1000000   # list latency on 1M leads (see below)
+    python bench/scale.py --keep --requests 0          # upload only; keep the database, then
+    python bench/scale.py --reuse postgresql+psycopg://…/leadrank_scale_…   # list only, on it
 
 Runs in a scratch PostgreSQL database that it creates and drops (``--pg``), on the Redis at
 ``--redis`` (its own queue name). A model is trained first (untimed) on 20,000 generated
@@ -12,7 +14,8 @@ model and the N generated open leads are uploaded as a CSV through the real uplo
 the timer runs from the upload's commit until the follow-up scoring job has written every
 score, then until its second pass (``scoring.explain``: the top-5 reasons of every lead) is
 done. ``leadrank worker`` processes run as
-subprocesses; their peak RSS is read from /proc (VmHWM).
+subprocesses; their peak RSS is read from /proc (VmHWM), and the CPU seconds they and the
+PostgreSQL server spent in each phase (upload, scoring job, reasons) from /proc/<pid>/stat.
 
 The list is then queried through a real ``leadrank serve`` (uvicorn, 2 processes) from 20
 concurrent clients, a bounded number of requests per query shape (filters, search, sorts on
@@ -172,6 +175,8 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
     procs = start_workers(n_workers, env, log_dir)
     try:
         set_runner(RedisRunner(env["LEADRANK_QUEUE_URL"]))
+        meter = CpuMeter([p.pid for p in procs])
+        cpu: dict[str, tuple[float, float]] = {}
         started = time.perf_counter()
         with session_scope() as session:
             upload_id = start_upload(session, ws, csv_path, filename=csv_path.name).id
@@ -185,6 +190,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
                     raise SystemExit(f"upload failed: {up.error}")
                 if up.status == "done" and uploaded is None:
                     uploaded = time.perf_counter() - started
+                    cpu["upload"] = meter.lap()
                 if uploaded is not None and score_job is None:
                     score_job = session.scalars(select(Job).where(Job.workspace_id == ws, Job.kind == "scoring.score")
                                                 ).first()
@@ -199,6 +205,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
                     if job.status == "done":
                         scores_in = scores_in or time.perf_counter() - started
                         explain_id = (job.result or {}).get("explain_job_id")
+                        cpu["score job"] = meter.lap()
                         if explain_id is None:
                             scored = scores_in
                 if explain_id is not None:
@@ -207,6 +214,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
                         raise SystemExit(f"reasons failed: {job.error}")
                     if job.status == "done":
                         scored = time.perf_counter() - started
+                        cpu["reasons"] = meter.lap()
         with session_scope() as session:
             with_reasons = session.scalar(select(func.count()).select_from(Lead).join(LeadExplanation, and_(
                 LeadExplanation.lead_id == Lead.id, LeadExplanation.scored_at == Lead.scored_at)).where(
@@ -216,7 +224,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
         set_runner(Hold())
         stop(procs)
     return {"workers": n_workers, "uploaded_s": uploaded, "scores_s": scores_in, "scored_s": scored,
-            "with_reasons": with_reasons,
+            "with_reasons": with_reasons, "cpu": cpu,
             "rss": rss, "workspace_id": ws, "api_key": key, "n": n}
 
 
@@ -448,6 +456,38 @@ def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
     return out
 
 
+def postgres_processes() -> list[int]:
+    """Every PostgreSQL server process (backends and background writers; local servers only)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"postgres:"):
+                    out.append(int(entry.name))
+            except OSError:
+                continue
+    return out
+
+
+class CpuMeter:
+    """CPU seconds the workers and the PostgreSQL server spent between two readings (a
+    backend that exits in between takes its share with it; pools keep theirs open)."""
+
+    def __init__(self, workers: list[int]) -> None:
+        self.workers = workers
+        self.last = self._read()
+
+    def _read(self) -> tuple[dict[int, float], dict[int, float]]:
+        return cpu_seconds(self.workers), cpu_seconds(postgres_processes())
+
+    def lap(self) -> tuple[float, float]:
+        now = self._read()
+        spent = tuple(sum(v - before.get(pid, 0.0) for pid, v in after.items())
+                      for before, after in zip(self.last, now, strict=True))
+        self.last = now
+        return spent  # type: ignore[return-value]
+
+
 def server_processes(server_pid: int, database: str) -> tuple[list[int], list[int]]:
     """The serving processes (``leadrank serve`` and its workers) and the PostgreSQL backends
     connected to ``database`` (local servers only)."""
@@ -627,13 +667,46 @@ def explain(ws: uuid.UUID) -> None:
                         p.strip() for p in plan if any(w in p for w in ("Scan", "Sort", "Execution"))))
 
 
+def prepare(args: argparse.Namespace, tmp: Path) -> tuple[dict, Path]:
+    """The model (trained, untimed) and the CSV of ``args.n`` generated open leads."""
+    t = time.perf_counter()
+    model = train_model(tmp, args.train_n)
+    print(f"model: {model['algorithm']} trained on {args.train_n:,} leads in {time.perf_counter() - t:.0f}s "
+          f"(holdout ROC AUC {model['roc_auc']:.3f})")
+    from leadrank.demo.generator import generate_leads
+
+    frame = generate_leads(args.n, seed=77, with_outcomes=0.0)
+    csv_path = tmp / "leads.csv"
+    frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_csv(csv_path, index=False)
+    del frame
+    print(f"{args.n:,} open leads to upload ({csv_path.stat().st_size / 2**20:.0f} MiB CSV); "
+          f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs; "
+          f"PostgreSQL {server_settings()}")
+    return model, csv_path
+
+
+def reused_workspace() -> dict:
+    """The biggest workspace of a kept database, with a new API key (``--reuse``)."""
+    from leadrank.auth.apikeys import create_api_key
+    from leadrank.db import session_scope
+    from leadrank.models import Lead
+    from sqlalchemy import func, select
+
+    with session_scope() as session:
+        ws, n = session.execute(select(Lead.workspace_id, func.count()).group_by(Lead.workspace_id)
+                                .order_by(func.count().desc()).limit(1)).one()
+        _, key = create_api_key(session, ws, name="bench")
+    print(f"reusing workspace {ws} ({n:,} leads)")
+    return {"workspace_id": ws, "api_key": key, "n": n}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--workers", default="1,2", help="worker counts to time, e.g. 1,2")
     parser.add_argument("--train-n", type=int, default=20_000, help="leads the model is trained on (untimed)")
     parser.add_argument("--list-n", type=int, default=0, help="pad the list workspace to this many leads")
-    parser.add_argument("--requests", type=int, default=400, help="requests per list query shape")
+    parser.add_argument("--requests", type=int, default=400, help="requests per list query shape (0: skip the list)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--client", choices=["auto", *CLIENTS], default="auto",
                         help="load generator for the list: wrk when installed (auto), else http.client threads; "
@@ -641,9 +714,19 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("LEADRANK_BENCH_PG_URL", PG_DEFAULT))
     parser.add_argument("--redis", default=os.environ.get("LEADRANK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the scratch database (its URL is printed) for --reuse")
+    parser.add_argument("--reuse", metavar="DATABASE_URL",
+                        help="measure only the list, on the biggest workspace of a database --keep left")
     args = parser.parse_args()
 
-    url, drop = scratch_db(args.pg, "leadrank_scale")
+    if args.reuse:
+        url, drop = args.reuse, lambda: None
+    else:
+        url, drop = scratch_db(args.pg, "leadrank_scale")
+        if args.keep:
+            print(f"database (kept): {url}")
+            drop = lambda: None  # noqa: E731
     tmp = Path(tempfile.mkdtemp(prefix="leadrank-scale-"))
     env = {**os.environ, "DATABASE_URL": url, "LEADRANK_DATA_DIR": str(tmp / "data"), "LEADRANK_ENV": "production",
            "LEADRANK_SECRET_KEY": uuid.uuid4().hex, "LEADRANK_QUEUE_URL": args.redis,
@@ -656,36 +739,33 @@ def main() -> None:
 
         set_runner(Hold())
         upgrade()
-        t = time.perf_counter()
-        model = train_model(tmp, args.train_n)
-        print(f"model: {model['algorithm']} trained on {args.train_n:,} leads in {time.perf_counter() - t:.0f}s "
-              f"(holdout ROC AUC {model['roc_auc']:.3f})")
-        from leadrank.demo.generator import generate_leads
-
-        frame = generate_leads(args.n, seed=77, with_outcomes=0.0)
-        csv_path = tmp / "leads.csv"
-        frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_csv(csv_path, index=False)
-        del frame
-        print(f"{args.n:,} open leads to upload ({csv_path.stat().st_size / 2**20:.0f} MiB CSV); "
-              f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs; "
-              f"PostgreSQL {server_settings()}")
+        if args.reuse:
+            last = reused_workspace()
+            args.n = list_n = last["n"]
         runs = []
-        for k in (int(x) for x in args.workers.split(",")):
-            run = run_upload_and_score(k, model, csv_path, args.n, env, tmp)
-            runs.append(run)
+        for k in () if args.reuse else (int(x) for x in args.workers.split(",")):
+            if not runs:
+                model, csv_path = prepare(args, tmp)
+            runs.append(run := run_upload_and_score(k, model, csv_path, args.n, env, tmp))
             print(f"{k} worker(s): uploaded in {run['uploaded_s']:.1f}s, all {args.n:,} scored in "
                   f"{run['scores_s']:.1f}s ({args.n / run['scores_s']:,.0f} leads/s end to end), with reasons "
                   f"in {run['scored_s']:.1f}s ({args.n / run['scored_s']:,.0f} leads/s; "
                   f"{run['with_reasons']:,} leads have score + reasons); peak RSS per worker: "
                   + ", ".join(f"{r:.0f} MiB" for r in run["rss"]))
-        last = runs[-1]
-        list_n = args.n
-        if args.list_n > args.n:
-            added = pad_workspace(last["workspace_id"], args.list_n)
-            list_n = args.list_n
-            print(f"list workspace padded with {added:,} COPY-written leads (scores and explanations of scored "
-                  f"leads) to {list_n:,}")
-        else:
+            print("  CPU seconds (workers / PostgreSQL): " + "; ".join(
+                f"{phase} {w:.0f} / {pg:.0f} ({(w + pg) / args.n * 1e6:.0f} µs a lead)"
+                for phase, (w, pg) in run["cpu"].items()))
+        if runs:
+            last = runs[-1]
+            if args.requests <= 0:
+                return  # --requests 0: upload and scoring only
+            list_n = args.n
+            if args.list_n > args.n:
+                added = pad_workspace(last["workspace_id"], args.list_n)
+                list_n = args.list_n
+                print(f"list workspace padded with {added:,} COPY-written leads (scores and explanations of "
+                      f"scored leads) to {list_n:,}")
+        if list_n == args.n:
             from leadrank.db import session_scope
             from sqlalchemy import text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,10 @@ from leadrank.jobs.repository import JobRepository
 from leadrank.models import Job
 from leadrank.models.base import utcnow
 
+log = logging.getLogger(__name__)
+
+#: An upload that inserts or updates this many leads refreshes the table's statistics.
+REFRESH_STATISTICS_AFTER = 10_000
 COUNTERS = ("rows_read", "created", "updated", "unchanged", "duplicates_in_file", "rejected",
             "activities_stored", "activities_already_stored")
 
@@ -134,6 +139,8 @@ def run_upload(ctx: JobContext) -> dict:
     if result["rows_read"] == 0 and start_row == 2:
         raise InvalidInput("the file has a header but no data rows")
     _after_upload(ctx, kind, changed, started)
+    if changed >= REFRESH_STATISTICS_AFTER:
+        _refresh_statistics(ctx)
     return result
 
 
@@ -172,6 +179,20 @@ def _write_overlapped(ready: Iterator[tuple[list, tuple[object, list]]],
             for future, _ in in_flight:  # after an error: let the others roll back before leaving
                 future.exception()
     return changed
+
+
+def _refresh_statistics(ctx: JobContext) -> None:
+    """Fresh planner statistics for the list once many leads arrived (see
+    :func:`leadrank.leads.repository.refresh_lead_statistics`), while the follow-up jobs
+    queued above already run. Only an optimisation: a failure is logged, not the job's."""
+    from leadrank.db import get_engine
+    from leadrank.leads.repository import refresh_lead_statistics
+
+    try:
+        refresh_lead_statistics(get_engine())
+    except Exception as exc:  # noqa: BLE001 - the upload itself is committed and complete
+        log.warning("could not refresh the leads table's statistics after upload %s: %s", ctx.job_id, exc,
+                    extra={"job_id": str(ctx.job_id)})
 
 
 def _reject_row(reject) -> dict:  # noqa: ANN001 - ingest.validate.Reject
