@@ -508,6 +508,7 @@ def server_processes(server_pid: int, database: str) -> tuple[list[int], list[in
 
 
 def measure_list(base: str, key: str, requests: int, clients: int, cookies: dict[str, str] | None = None, *,
+                 only: list[str] | None = None,
                  client: str = "sockets", server: Callable[[], tuple[list[int], list[int]]] | None = None,
                  ) -> dict[str, tuple[float, float, int]]:
     """p50 and p95 (ms) and the leads on the page, per shape. Beside them: the client's CPU
@@ -529,6 +530,8 @@ def measure_list(base: str, key: str, requests: int, clients: int, cookies: dict
         finally:
             conn.close()
 
+    if only:
+        shapes = [shape for shape in shapes if shape[0] in only]
     for label, path, query in shapes:
         api = path.startswith("/api")
         headers = api_headers if api else web_headers
@@ -714,6 +717,7 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("LEADRANK_BENCH_PG_URL", PG_DEFAULT))
     parser.add_argument("--redis", default=os.environ.get("LEADRANK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
+    parser.add_argument("--only", help="measure only these list shapes (comma-separated labels)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch database (its URL is printed) for --reuse")
     parser.add_argument("--reuse", metavar="DATABASE_URL",
@@ -797,6 +801,7 @@ def main() -> None:
               f"60 s each), uvicorn 2 processes, load average {os.getloadavg()[0]:.1f}:", flush=True)
         database = url.rsplit("/", 1)[1]
         measure_list(base, last["api_key"], args.requests, args.clients, cookies, client=client,
+                     only=args.only.split(",") if args.only else None,
                      server=lambda: server_processes(server.pid, database))
     finally:
         if server is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadrank.config import Settings, get_settings
@@ -48,7 +50,33 @@ def make_engine(settings: Settings) -> Engine:
                                json_serializer=json_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, json_serializer=json_dumps)
+    engine = create_engine(url, pool_size=10, max_overflow=20, json_serializer=json_dumps)
+    event.listen(engine, "checkin", _mark_checkin)
+    event.listen(engine, "checkout", lambda conn, record, _proxy: _ping_if_idle(engine, conn, record))
+    return engine
+
+
+# A pooled connection idle this long is tested before use (pool_pre_ping tested every one:
+# a round trip and ~6% of the list endpoint's CPU). One used moments ago is taken as alive;
+# if the server restarted meanwhile, that one request fails and SQLAlchemy discards the
+# pool's older connections with it.
+PING_AFTER_IDLE_S = 10.0
+
+
+def _mark_checkin(_dbapi_conn, record) -> None:  # noqa: ANN001 - DB-API connection, pool record
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine, dbapi_conn, record) -> None:  # noqa: ANN001
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return  # new, or used moments ago
+    try:
+        alive = engine.dialect.do_ping(dbapi_conn)
+    except Exception:  # noqa: BLE001 - any failure means: do not hand this connection out
+        alive = False
+    if not alive:
+        raise DisconnectionError("the pooled connection was closed by the server")  # the pool connects anew
 
 
 @lru_cache
