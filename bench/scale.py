@@ -176,7 +176,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
     try:
         set_runner(RedisRunner(env["LEADRANK_QUEUE_URL"]))
         meter = CpuMeter([p.pid for p in procs])
-        cpu: dict[str, tuple[float, float]] = {}
+        cpu: dict[str, dict[str, float]] = {}
         started = time.perf_counter()
         with session_scope() as session:
             upload_id = start_upload(session, ws, csv_path, filename=csv_path.name).id
@@ -471,21 +471,32 @@ def postgres_processes() -> list[int]:
 
 class CpuMeter:
     """CPU seconds the workers and the PostgreSQL server spent between two readings (a
-    backend that exits in between takes its share with it; pools keep theirs open)."""
+    backend that exits in between takes its share with it; pools keep theirs open), and the
+    WAL the server wrote: bytes, full-page images (a page's first change after a checkpoint
+    logs the whole page) and checkpoints."""
 
     def __init__(self, workers: list[int]) -> None:
         self.workers = workers
         self.last = self._read()
 
-    def _read(self) -> tuple[dict[int, float], dict[int, float]]:
-        return cpu_seconds(self.workers), cpu_seconds(postgres_processes())
+    def _read(self) -> tuple[dict[int, float], dict[int, float], tuple[int, ...]]:
+        from leadrank.db import get_engine
+        from sqlalchemy import text
 
-    def lap(self) -> tuple[float, float]:
+        with get_engine().connect() as connection:
+            wal = tuple(connection.execute(text(
+                "SELECT wal_bytes::bigint, wal_fpi, (SELECT checkpoints_timed + checkpoints_req "
+                "FROM pg_stat_bgwriter) FROM pg_stat_wal")).one())
+        return cpu_seconds(self.workers), cpu_seconds(postgres_processes()), wal
+
+    def lap(self) -> dict[str, float]:
         now = self._read()
-        spent = tuple(sum(v - before.get(pid, 0.0) for pid, v in after.items())
-                      for before, after in zip(self.last, now, strict=True))
+        workers, server = (sum(v - before.get(pid, 0.0) for pid, v in after.items())
+                           for before, after in zip(self.last[:2], now[:2], strict=True))
+        wal_bytes, fpi, checkpoints = (a - b for a, b in zip(now[2], self.last[2], strict=True))
         self.last = now
-        return spent  # type: ignore[return-value]
+        return {"workers": workers, "postgres": server, "wal_gb": wal_bytes / 2**30, "fpi": fpi,
+                "checkpoints": checkpoints}
 
 
 def server_processes(server_pid: int, database: str) -> tuple[list[int], list[int]]:
@@ -756,9 +767,10 @@ def main() -> None:
                   f"in {run['scored_s']:.1f}s ({args.n / run['scored_s']:,.0f} leads/s; "
                   f"{run['with_reasons']:,} leads have score + reasons); peak RSS per worker: "
                   + ", ".join(f"{r:.0f} MiB" for r in run["rss"]))
-            print("  CPU seconds (workers / PostgreSQL): " + "; ".join(
-                f"{phase} {w:.0f} / {pg:.0f} ({(w + pg) / args.n * 1e6:.0f} µs a lead)"
-                for phase, (w, pg) in run["cpu"].items()))
+            for phase, m in run["cpu"].items():
+                print(f"  {phase}: CPU seconds workers {m['workers']:.0f}, PostgreSQL {m['postgres']:.0f} "
+                      f"({(m['workers'] + m['postgres']) / args.n * 1e6:.0f} µs a lead); WAL {m['wal_gb']:.1f} GiB, "
+                      f"{m['fpi']:,} full-page images, {m['checkpoints']} checkpoint(s)")
         if runs:
             last = runs[-1]
             if args.requests <= 0:
