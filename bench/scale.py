@@ -615,7 +615,8 @@ def server_settings() -> str:
     from leadrank.db import session_scope
     from sqlalchemy import text
 
-    names = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "synchronous_commit", "wal_compression")
+    names = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "synchronous_commit", "wal_compression",
+             "wal_buffers")
     with session_scope() as session:
         rows = session.execute(text("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(:n)"),
                                {"n": list(names)}).all()

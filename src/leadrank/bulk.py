@@ -78,6 +78,8 @@ def _raw_connection(session: Session):  # noqa: ANN202
 def _column_kind(table: Table, name: str) -> str | None:
     """How a column's values are written as COPY text (None: leave it to psycopg)."""
     col_type = table.c[name].type
+    if getattr(col_type, "stores_json", False):  # models.base.JSONDocumentType
+        return "json"
     if isinstance(col_type, TypeDecorator):  # UTCDateTime: COPY has always sent the raw value
         col_type = col_type.impl_instance
     if type(col_type).__name__.upper().startswith("JSON"):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 
 from leadrank.db import get_engine
 
@@ -18,11 +19,26 @@ def alembic_config() -> Config:
     return cfg
 
 
+# Every process that starts (the app, each worker) brings the schema up to date. On PostgreSQL
+# they take turns under this advisory lock: two workers started together both ran the same
+# migration, and the second failed ("expected to match one row ... in alembic_version").
+MIGRATION_LOCK = 7_420_131_185
+
+
 def upgrade(revision: str = "head") -> None:
     with get_engine().begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+
+
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def revision(message: str) -> None:

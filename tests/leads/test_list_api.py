@@ -165,7 +165,7 @@ def test_migrations_succeed_where_pg_trgm_may_not_be_created(pg_database, tmp_pa
     from leadrank.db import reset_caches, session_scope
     from leadrank.jobs.runner import InProcessRunner, set_runner
     from leadrank.leads.filters import LeadFilters, LeadSort
-    from leadrank.migrate import upgrade
+    from leadrank.migrate import head_revision, upgrade
     from leadrank.workspaces.service import create_workspace
     from tests.conftest import PG_ADMIN_URL
 
@@ -190,7 +190,7 @@ def test_migrations_succeed_where_pg_trgm_may_not_be_created(pg_database, tmp_pa
         set_runner(InProcessRunner(workers=1))
         upgrade()
         with session_scope() as session:
-            assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
             assert session.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first() is None
             assert session.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_leads_search_trgm'")
                                    ).first() is None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import and_, event, func, select, update
+from sqlalchemy import JSON, ColumnElement, and_, cast, event, func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -91,7 +91,7 @@ class CustomizeRepository:
     def scored_rows(self, workspace_id: uuid.UUID, model_version_id: uuid.UUID | None) -> pd.DataFrame:
         """Every lead scored by this model version (or cold start when None): id, the raw model
         block of its explanation, its scoring time and the fields rules look at."""
-        cols = [Lead.id, LeadExplanation.explanation["model"].label("raw"), Lead.scored_at,
+        cols = [Lead.id, self._json_member(LeadExplanation.explanation, "model").label("raw"), Lead.scored_at,
                 *[getattr(Lead, f) for f in RULE_FIELDS]]
         stmt = select(*cols).outerjoin(LeadExplanation, CURRENT_EXPLANATION).where(
             Lead.workspace_id == workspace_id, Lead.score.is_not(None))
@@ -99,6 +99,13 @@ class CustomizeRepository:
             stmt.where(Lead.score_kind == "cold_start")
         rows = self.session.execute(stmt.order_by(Lead.id)).all()
         return pd.DataFrame.from_records(rows, columns=["id", "raw", "scored_at", *RULE_FIELDS])
+
+    def _json_member(self, document: ColumnElement, key: str) -> ColumnElement:
+        """``document[key]`` of a JSON document stored as text (models.base.JSONDocumentType),
+        as JSON: PostgreSQL must cast the text first; SQLite's JSON functions read text."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return cast(document, JSON)[key]
+        return type_coerce(document, JSON)[key]
 
     def explanations(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict]:
         out: dict[uuid.UUID, dict] = {}
