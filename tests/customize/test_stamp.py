@@ -67,3 +67,25 @@ def test_marking_the_stamp_does_not_make_writers_wait(env) -> None:  # noqa: ANN
         assert _stamp(ws) != middle
     finally:
         first.close()
+
+
+def test_a_savepoint_leaves_the_stamp_to_the_whole_transaction(env) -> None:  # noqa: ANN001
+    ws = make_tenant("Stamp").workspace_id
+    before = _stamp(ws)
+    session = get_sessionmaker()()
+    try:
+        CustomizeRepository(session).bump_stamp(ws)
+        with session.begin_nested():  # a savepoint that commits
+            session.execute(text("SELECT 1"))
+        nested = session.begin_nested()  # and one that rolls back
+        session.execute(text("SELECT 1"))
+        nested.rollback()
+        session.rollback()  # the whole transaction rolls back: no change
+        assert _stamp(ws) == before
+        CustomizeRepository(session).bump_stamp(ws)
+        with session.begin_nested():
+            session.execute(text("SELECT 1"))
+        session.commit()
+        assert _stamp(ws) != before
+    finally:
+        session.close()

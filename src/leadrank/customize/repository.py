@@ -194,7 +194,10 @@ class CustomizeRepository:
 
 @event.listens_for(Session, "before_commit")
 def _write_stamps(session: Session) -> None:
-    """The stamps :meth:`CustomizeRepository.bump_stamp` marked, written last in the transaction."""
+    """The stamps :meth:`CustomizeRepository.bump_stamp` marked, written last in the
+    transaction (the outermost one: a savepoint's commit leaves them for it)."""
+    if session.in_nested_transaction():
+        return
     workspaces = session.info.pop(_STAMP_KEY, None)
     if not workspaces:
         return
@@ -206,6 +209,7 @@ def _write_stamps(session: Session) -> None:
             index_elements=["workspace_id"], set_={"stamp": values["stamp"], "updated_at": values["updated_at"]}))
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_stamps(session: Session) -> None:
-    session.info.pop(_STAMP_KEY, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_stamps(session: Session, transaction) -> None:  # noqa: ANN001 - SessionTransaction
+    if transaction.parent is None:  # the outermost transaction ended without writing them: rolled back
+        session.info.pop(_STAMP_KEY, None)
