@@ -12,8 +12,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import (Connection, Engine, Integer, Select, Text, and_, bindparam, delete, func, literal_column, or_, select,
-                        text, tuple_, union_all, update)
+from sqlalchemy import (Connection, Engine, Integer, Select, Text, and_, bindparam, delete, func, literal_column, or_,
+                        select, text, tuple_, union_all, update)
 from sqlalchemy.orm import Session, selectinload
 
 from leadrank.bulk import bulk_insert, bulk_insert_columns, bulk_update

@@ -8,6 +8,8 @@ from sqlalchemy import JSON, DateTime, MetaData, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
+from leadrank.db import json_dumps
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -38,11 +40,7 @@ class JSONDocumentType(TypeDecorator):
         return dict
 
     def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
-        if value is None:
-            return None
-        from leadrank.db import json_dumps
-
-        return json_dumps(value)
+        return None if value is None else json_dumps(value)
 
     def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201
         if value is None or not isinstance(value, (str, bytes)):
