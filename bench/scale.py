@@ -51,7 +51,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from _scratch import scratch_db
@@ -456,17 +456,22 @@ def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
     return out
 
 
+def _processes() -> Iterator[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process (Linux /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        yield int(entry.name), parent, command
+
+
 def postgres_processes() -> list[int]:
     """Every PostgreSQL server process (backends and background writers; local servers only)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_bytes().startswith(b"postgres:"):
-                    out.append(int(entry.name))
-            except OSError:
-                continue
-    return out
+    return [pid for pid, _, command in _processes() if command.startswith("postgres:")]
 
 
 class CpuMeter:
@@ -503,18 +508,11 @@ def server_processes(server_pid: int, database: str) -> tuple[list[int], list[in
     """The serving processes (``leadrank serve`` and its workers) and the PostgreSQL backends
     connected to ``database`` (local servers only)."""
     app, backends = [server_pid], []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
+    for pid, parent, command in _processes():
         if parent == server_pid:
-            app.append(int(entry.name))
+            app.append(pid)
         elif command.startswith("postgres:") and f" {database} " in command:
-            backends.append(int(entry.name))
+            backends.append(pid)
     return app, backends
 
 
@@ -782,7 +780,7 @@ def main() -> None:
                 list_n = args.list_n
                 print(f"list workspace padded with {added:,} COPY-written leads (scores and explanations of "
                       f"scored leads) to {list_n:,}")
-        if list_n == args.n:
+        if list_n == args.n:  # uploads under 10,000 leads leave statistics to autovacuum (off on some servers)
             from leadrank.db import session_scope
             from sqlalchemy import text
 

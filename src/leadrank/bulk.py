@@ -60,15 +60,7 @@ def _dumps(value: object) -> str:
 
 def _json_columns(table: Table, columns: Sequence[str]) -> list[int]:
     """Positions of the columns stored as JSON (their dicts/lists are dumped for COPY)."""
-    out = []
-    for i, name in enumerate(columns):
-        try:
-            python_type = table.c[name].type.python_type
-        except NotImplementedError:
-            python_type = None
-        if python_type in (dict, list) or type(table.c[name].type).__name__.upper().startswith("JSON"):
-            out.append(i)
-    return out
+    return [i for i, name in enumerate(columns) if _column_kind(table, name) == "json"]
 
 
 def _raw_connection(session: Session):  # noqa: ANN202
