@@ -136,11 +136,11 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def start_workers(n: int, env: dict, log_dir: Path) -> list[subprocess.Popen]:
+def start_workers(n: int, env: dict, log_dir: Path, threads: int = 1) -> list[subprocess.Popen]:
     procs = []
     for i in range(n):
         log = (log_dir / f"worker-{n}-{i}.log").open("w")
-        procs.append(subprocess.Popen([LEADRANK, "worker", "--threads", "1"], env=env, stdout=log,
+        procs.append(subprocess.Popen([LEADRANK, "worker", "--threads", str(threads)], env=env, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True))
     deadline = time.monotonic() + 120
     for i in range(n):
@@ -163,7 +163,23 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, env: dict, log_dir: Path) -> dict:
+def drop_follow_ups(ws: uuid.UUID) -> list[str]:
+    """Mark the workspace's unfinished jobs (the upload's embeddings, queued after its reasons)
+    failed, and the kinds of those jobs. The queue is first in, first out and the jobs live in
+    the database: left queued, the next run's workers would work through them first (a
+    million embeddings held a 2-worker upload back by eight minutes)."""
+    from leadrank.db import session_scope
+    from leadrank.models import Job
+    from sqlalchemy import update
+
+    with session_scope() as session:
+        kinds = session.scalars(update(Job).where(Job.workspace_id == ws, Job.status.in_(("queued", "running")))
+                                .values(status="failed", error="stopped by bench/scale.py").returning(Job.kind))
+        return sorted(set(kinds))
+
+
+def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, env: dict, log_dir: Path,
+                         threads: int = 1) -> dict:
     from leadrank.db import session_scope
     from leadrank.ingest.service import start_upload
     from leadrank.jobs.distributed import RedisRunner
@@ -172,7 +188,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
     from sqlalchemy import and_, func, select
 
     ws, key = workspace_with_model(model, f"scale {n_workers} workers")
-    procs = start_workers(n_workers, env, log_dir)
+    procs = start_workers(n_workers, env, log_dir, threads)
     try:
         set_runner(RedisRunner(env["LEADRANK_QUEUE_URL"]))
         meter = CpuMeter([p.pid for p in procs])
@@ -223,6 +239,9 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
     finally:
         set_runner(Hold())
         stop(procs)
+        left = drop_follow_ups(ws)
+        if left:
+            print(f"  (not measured: {', '.join(left)}; stopped so the next run's workers do not inherit them)")
     return {"workers": n_workers, "uploaded_s": uploaded, "scores_s": scores_in, "scored_s": scored,
             "with_reasons": with_reasons, "cpu": cpu,
             "rss": rss, "workspace_id": ws, "api_key": key, "n": n}
@@ -717,6 +736,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--workers", default="1,2", help="worker counts to time, e.g. 1,2")
+    parser.add_argument("--threads", type=int, default=1, help="jobs each worker process runs at once "
+                        "(leadrank worker --threads)")
     parser.add_argument("--train-n", type=int, default=20_000, help="leads the model is trained on (untimed)")
     parser.add_argument("--list-n", type=int, default=0, help="pad the list workspace to this many leads")
     parser.add_argument("--requests", type=int, default=400, help="requests per list query shape (0: skip the list)")
@@ -760,8 +781,8 @@ def main() -> None:
         for k in () if args.reuse else (int(x) for x in args.workers.split(",")):
             if not runs:
                 model, csv_path = prepare(args, tmp)
-            runs.append(run := run_upload_and_score(k, model, csv_path, args.n, env, tmp))
-            print(f"{k} worker(s): uploaded in {run['uploaded_s']:.1f}s, all {args.n:,} scored in "
+            runs.append(run := run_upload_and_score(k, model, csv_path, args.n, env, tmp, args.threads))
+            print(f"{k} worker(s){f' × {args.threads} threads' if args.threads > 1 else ''}: uploaded in {run['uploaded_s']:.1f}s, all {args.n:,} scored in "
                   f"{run['scores_s']:.1f}s ({args.n / run['scores_s']:,.0f} leads/s end to end), with reasons "
                   f"in {run['scored_s']:.1f}s ({args.n / run['scored_s']:,.0f} leads/s; "
                   f"{run['with_reasons']:,} leads have score + reasons); peak RSS per worker: "

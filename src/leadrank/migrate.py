@@ -25,13 +25,24 @@ def alembic_config() -> Config:
 MIGRATION_LOCK = 7_420_131_185
 
 
+# A migration that rewrites the leads table sets this attribute: the rewritten pages are not
+# marked all-visible, so index-only reads (the search walk, counts) would visit the table
+# until a vacuum, which cannot run inside the migration's transaction.
+VACUUM_LEADS_AFTER = "vacuum_leads_after"
+
+
 def upgrade(revision: str = "head") -> None:
-    with get_engine().begin() as connection:
+    engine = get_engine()
+    cfg = alembic_config()
+    with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        cfg = alembic_config()
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+    if cfg.attributes.get(VACUUM_LEADS_AFTER):
+        from leadrank.leads.repository import refresh_lead_statistics
+
+        refresh_lead_statistics(engine)
 
 
 def head_revision() -> str:

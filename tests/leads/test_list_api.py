@@ -38,6 +38,10 @@ def test_search_finds_a_term_in_name_email_or_company_and_takes_wildcards_litera
     assert emails(client, tenant, "q=bo garcia") == ["bo@b.example"]  # first and last name together
     # Words from two different fields are not one match (name "Ana Lopez", company "Acme").
     assert emails(client, tenant, "q=lopez acme") == []
+    # Nor across the end of one field and the start of the next (last name, then email; email,
+    # then company): PostgreSQL searches a text joining them, and checks such terms field by field.
+    assert emails(client, tenant, "q=lopez ana") == []
+    assert emails(client, tenant, "q=example acme") == []
     assert emails(client, tenant, "q=%25") == ["pct@d.example"]
     assert emails(client, tenant, "q=_") == ["snake@e.example"]
     assert emails(client, tenant, "q=/") == ["slash@f.example"]
@@ -156,6 +160,57 @@ def test_search_can_use_the_trigram_index(client, tenant, env):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("env", ["postgres"], indirect=True)
+def test_a_common_term_is_found_from_the_score_index_alone(client, tenant, env):
+    """The walk of a search reads the score index, which carries the search text (migration
+    0004); the text follows every change of the fields."""
+    from leadrank.db import get_engine, session_scope
+    from leadrank.leads.filters import LeadFilters, LeadSort
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        conn.execute(text(
+            "INSERT INTO leads (id, workspace_id, dedupe_key, content_hash, first_name, last_name, email, "
+            "company_name, custom, consent, outcome, sort_score, created_at, updated_at) "
+            "SELECT gen_random_uuid(), :ws, 'bulk:' || g, 'x', 'First' || g, "
+            "CASE WHEN g % 10 = 0 THEN 'Garcia' ELSE 'Last' || g END, 'user' || g || '@x.example', "
+            "'Company ' || g, '{}', '{}', 'open', g % 100, now(), now() FROM generate_series(1, 3000) AS g"),
+            {"ws": tenant.workspace_id})
+        conn.commit()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) leads"))  # as after an upload: pages all-visible
+    sent: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+        sent.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with session_scope() as session:
+            rows, _ = service.list_views(session, tenant.workspace_id, LeadFilters(q="garcia"), LeadSort(), limit=20)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(rows) == 20 and all(r["lead_data"]["last_name"] == "Garcia" for r in rows)
+    statement, params = next(s for s in reversed(sent) if "walked" in s[0])
+    with engine.connect() as conn:
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute("EXPLAIN (ANALYZE) " + statement, params)
+            plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "Index Only Scan Backward using ix_leads_ws_sort" in plan, plan
+    assert "Heap Fetches: 0" in plan, plan
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE leads SET last_name = 'Moreau', company_name = 'GARCÍA & Hijos' "
+                          "WHERE workspace_id = :ws AND last_name = 'Garcia'"), {"ws": tenant.workspace_id})
+        texts = set(conn.execute(text("SELECT DISTINCT substr(search_text, strpos(search_text, 'moreau')) FROM "
+                                      "leads WHERE workspace_id = :ws AND last_name = 'Moreau'"),
+                                 {"ws": tenant.workspace_id}).scalars())
+    assert all(t.startswith("moreau user") and t.endswith(" garcía & hijos") for t in texts), texts
+    assert emails(client, tenant, "q=garcia") == []
+    assert len(emails(client, tenant, "q=garcía")) == 300
+
+
+@pytest.mark.postgres
 def test_migrations_succeed_where_pg_trgm_may_not_be_created(pg_database, tmp_path, monkeypatch):
     """A database user who may not create extensions still gets the whole schema; search
     works without the index."""
@@ -264,12 +319,13 @@ def test_search_finds_the_same_leads_however_the_database_is_read(client, tenant
         client.get(f"{LIST}?limit=7&{query}", headers=tenant.headers).raise_for_status()
         return ["index" if "AS MATERIALIZED" in s else "walk" for s in sent if "walked" in s or "matches" in s]
 
-    ways = {"walk": {"SEARCH_WALK_FIRST": 10**6},  # the first walk sees the whole list
-            "index": {"SEARCH_WALK_FIRST": 1, "SEARCH_WALK_MAX": 0},  # the index whenever a page is not full
-            "judged": {"SEARCH_WALK_FIRST": 20, "SEARCH_WALK_MAX": 120}}  # as at scale: each term its way
+    ways = {"walk": {"WALK_FIRST": 10**6},  # the first walk sees the whole list
+            "index": {"WALK_FIRST": 1, "WALK_MAX": 0},  # the index whenever a page is not full
+            "judged": {"WALK_FIRST": 20, "WALK_MAX": 120}}  # as at scale: each term its way
     for way, settings in ways.items():
-        for name, value in settings.items():
-            monkeypatch.setattr(repository, name, value)
+        for name, value in settings.items():  # walks of the table, and of the score index alone
+            monkeypatch.setattr(repository, f"SEARCH_{name}", value)
+            monkeypatch.setattr(repository, f"INDEX_ONLY_{name}", value)
         for term in ("commonwealth", "medina", "x9", "rarebird", "zzqx"):
             for query, rows in ((f"q={term}", in_order), (f"q={term}&sort=company_size&order=desc", by_size)):
                 assert _all_pages(client, tenant, query) == matching(rows, term), (way, query)

@@ -3,7 +3,7 @@
 The list's ``q=`` looks for a term inside name, email and company. Without an index every
 lead of the workspace is read for a term that matches few of them (a rare term at 100,000
 leads: about 5 s a request under 20 clients). This GIN trigram index covers the expression
-``LeadRepository`` filters on first (``leads.repository.SEARCH_TEXT_SQL``), so the planner
+``LeadRepository`` filters on first (since migration 0004, the column ``leads.search_text``), so the planner
 answers such a term from the index.
 
 ``pg_trgm`` ships with PostgreSQL (contrib) and is a trusted extension from PostgreSQL 13: a
@@ -31,7 +31,7 @@ depends_on = None
 log = logging.getLogger("leadrank.migrations")
 
 INDEX = "ix_leads_search_trgm"
-# Must stay the expression of leads.repository.SEARCH_TEXT_SQL (a test checks the plan).
+# The expression of the search text; migration 0004 moves it into the column leads.search_text.
 EXPRESSION = ("lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || "
               "coalesce(email, '') || ' ' || coalesce(company_name, ''))")
 
