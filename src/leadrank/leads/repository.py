@@ -382,35 +382,45 @@ class LeadRepository:
         first, most = (INDEX_ONLY_WALK_FIRST, INDEX_ONLY_WALK_MAX) if index_only else (SEARCH_WALK_FIRST,
                                                                                           SEARCH_WALK_MAX)
         walk = _statement((*shape, "walk"), lambda: self._search_walk(what, values, keys, where, order, n))
-        rows = connection.execute(walk, {**params, "w": first}).all()
+        rows = connection.execute(walk, {**params, "w": first, "skip": 0}).all()
         if len(rows) >= n:
             return rows
+
+        def walk_on(upto: int) -> list:
+            """The first rows, then the matches among the rows after them up to ``upto``
+            (the walk resumes where the first one stopped: its rows are not read twice)."""
+            more = connection.execute(walk, {**params, "n": n - len(rows), "w": upto - first, "skip": first}).all()
+            return rows + more
+
         if not (_trigram_index(connection) and TRIGRAM_TERM.search(str(values["q"]))):
             # No index, or a term it cannot look up ("12"): reading every match would read every
             # lead, so walk on until the page is full or the list ends.
-            return connection.execute(walk, {**params, "w": SEARCH_WALK_ALL}).all()
+            return walk_on(SEARCH_WALK_ALL)
         if rows:  # the rate seen so far says how far a page is: walk there if it is near enough
             # (counting one match more: the first rows are a small sample, and walking a common
             # term costs less than reading all its matches)
             expected = first * n / (len(rows) + 1)
             if expected <= most:
                 far = min(most, math.ceil(expected * SEARCH_WALK_MARGIN))
-                rows = connection.execute(walk, {**params, "w": far}).all()
-                if len(rows) >= n:
-                    return rows
+                if far > first:
+                    found = walk_on(far)
+                    if len(found) >= n:
+                        return found
         index = _statement((*shape, "index"), lambda: self._search_index(what, values, keys, where, order, n))
         return connection.execute(index, params).all()
 
     def _search_walk(self, what: Callable[[], Select], values: dict[str, object], keys: list,
                      where: Callable[[list], list], order: Callable[[list], list], n: int) -> Select:
-        """The matches among the first ``w`` rows of the list (every filter but ``q``), in order."""
+        """The matches among ``w`` rows of the list (every filter but ``q``) after the first
+        ``skip``, in order."""
         others = {k: v for k, v in values.items() if k != "q"}
         # Only what the score index holds (with the search text), so that an unfiltered walk
         # reads the index alone; a term with a space also needs the fields themselves.
         fields = [getattr(Lead, c) for c in SEARCH_COLUMNS] if "q_spans_fields" in values else []
         walked = (select(*_unique([Lead.id, *keys, *fields]), SEARCH_TEXT.label("search_text"))
                   .where(*self._filter_clauses(others, postgres=True), *where(keys)).order_by(*order(keys))
-                  .limit(bindparam("w", type_=Integer, literal_execute=True)).subquery("walked"))
+                  .limit(bindparam("w", type_=Integer, literal_execute=True))
+                  .offset(bindparam("skip", type_=Integer, literal_execute=True)).subquery("walked"))
         term = bindparam("q", values["q"], type_=Lead.email.type, literal_execute=True)
         match = walked.c.search_text.like(term, escape="/")
         page = (select(walked.c.id).where(and_(match, _search_match(walked.c, term)) if fields else match)
