@@ -90,3 +90,31 @@ def test_explanations_keep_their_documents_as_text(scratch_url, tmp_path, monkey
         reset_caches()
         get_settings.cache_clear()
         engine.dispose()
+
+
+def test_existing_leads_get_their_search_text_and_the_table_is_vacuumed(scratch_url) -> None:  # noqa: ANN001
+    """Migration 0004 computes the search text of the leads already stored, and the upgrade
+    vacuums the rewritten table (so that the score index can be read without it)."""
+    assert _migrate(scratch_url, "0003").wait(timeout=180) == 0
+    engine = create_engine(scratch_url, isolation_level="AUTOCOMMIT")
+    ws = uuid.uuid4()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO workspaces (id, name, slug, settings, created_at) "
+                              "VALUES (:id, 'W', :slug, '{}', now())"), {"id": ws, "slug": f"w-{ws.hex[:8]}"})
+            conn.execute(text(
+                "INSERT INTO leads (id, workspace_id, dedupe_key, content_hash, first_name, last_name, email, "
+                "company_name, outcome, consent, custom, created_at, updated_at, sort_score) VALUES "
+                "(:id, :ws, 'k', 'h', 'Ana', NULL, 'Ana@Example.COM', 'Élan SA', 'open', '{}', '{}', now(), now(), 50)"),
+                {"id": uuid.uuid4(), "ws": ws})
+        assert _migrate(scratch_url).wait(timeout=180) == 0
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT search_text FROM leads")).scalar() == "ana  ana@example.com élan sa"
+            vacuumed = conn.execute(text("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'leads'")
+                                    ).scalar()
+            include = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_leads_ws_sort'")
+                                   ).scalar()
+        assert vacuumed is not None
+        assert "INCLUDE (search_text)" in include
+    finally:
+        engine.dispose()

@@ -206,6 +206,9 @@ def _after_upload(ctx: JobContext, kind: str, changed: int, started: datetime) -
     was active), and all are embedded, by follow-up jobs."""
     from leadrank.scoring.service import schedule_after_upload
 
+    from leadrank.leads.repository import LeadRepository
+
     with session_scope() as session:
         schedule_after_upload(session, ctx.workspace_id, kind=kind, lead_count=changed,
                               upload_job_id=ctx.job_id, scored_as_of=started)
+        LeadRepository(session).compact_counts(ctx.workspace_id)  # one row per chunk, folded into one

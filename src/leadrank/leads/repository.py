@@ -263,6 +263,23 @@ class LeadRepository:
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
+    def workspace_total(self, workspace_id: uuid.UUID) -> int | None:
+        """The workspace's number of leads as this transaction sees it, from the changes the
+        triggers of migration 0005 record (PostgreSQL; None elsewhere: count instead)."""
+        if not self._postgres:
+            return None
+        return int(self.session.scalar(text("SELECT coalesce(sum(leads), 0) FROM lead_counts WHERE workspace_id = :ws"),
+                                       {"ws": workspace_id}))
+
+    def compact_counts(self, workspace_id: uuid.UUID) -> None:
+        """Fold the workspace's recorded changes into one row (each upload chunk adds one).
+        Rows a concurrent transaction adds meanwhile are left for the next time."""
+        if self._postgres:
+            self.session.execute(text(
+                "WITH gone AS (DELETE FROM lead_counts WHERE workspace_id = :ws RETURNING leads) "
+                "INSERT INTO lead_counts (workspace_id, leads) SELECT :ws, sum(leads) FROM gone HAVING count(*) > 0"),
+                {"ws": workspace_id})
+
     def count(self, workspace_id: uuid.UUID, f: LeadFilters | None = None) -> int:
         stmt = self._filtered(select(func.count()).select_from(Lead), workspace_id, f or LeadFilters())
         return self.session.scalar(stmt) or 0
