@@ -1,5 +1,6 @@
 """How many leads a list has: exact up to ``EXACT_COUNT``; above, counted by one request of a
-process while the others asking wait for that count (or are served the previous one)."""
+process while the others asking wait for that count (or are served the previous one). The
+lists here are filtered: without filters PostgreSQL keeps the count itself (test_lead_counts)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import time
 
 from leadrank.db import session_scope
 from leadrank.leads import service
+from leadrank.leads.filters import LeadFilters
 from leadrank.leads.repository import LeadRepository
 from tests.web.factories import add_lead
+
+OPEN = LeadFilters(outcome=["open"])  # every lead these tests add
 
 
 def _held(monkeypatch, method: str) -> tuple[list, threading.Event]:  # noqa: ANN001
@@ -29,7 +33,7 @@ def _held(monkeypatch, method: str) -> tuple[list, threading.Event]:  # noqa: AN
 def _count_into(ws, seen: list) -> None:  # noqa: ANN001
     """What a request opening the list does: count it (the count goes into ``seen``)."""
     with session_scope() as session:
-        seen.append(service.count_leads(session, ws))
+        seen.append(service.count_leads(session, ws, OPEN))
 
 
 def _open_lists(ws, n: int, seen: list, release: threading.Event) -> None:  # noqa: ANN001
@@ -67,7 +71,7 @@ def test_a_big_list_is_counted_once_for_everyone_asking_at_once(env, tenant, mon
         time.sleep(0.01)
     started = time.monotonic()
     with session_scope() as session:
-        assert service.count_leads(session, ws).total == 6
+        assert service.count_leads(session, ws, OPEN).total == 6
     assert time.monotonic() - started < 5
     release.set()
     refresher.join(10)
@@ -78,10 +82,10 @@ def test_a_small_list_is_counted_exactly_for_each_request(env, tenant, monkeypat
     ws = tenant.workspace_id
     add_lead(ws, "a@x.test", score=1.0, grade="D")
     with session_scope() as session:
-        assert service.count_leads(session, ws) == service.LeadCount(1)
+        assert service.count_leads(session, ws, OPEN) == service.LeadCount(1)
     add_lead(ws, "b@x.test", score=2.0, grade="D")
     with session_scope() as session:
-        assert service.count_leads(session, ws) == service.LeadCount(2)
+        assert service.count_leads(session, ws, OPEN) == service.LeadCount(2)
     # Requests arriving while it is being counted share that count (and only they do).
     counting, release = _held(monkeypatch, "count_up_to")
     seen = []
@@ -89,5 +93,28 @@ def test_a_small_list_is_counted_exactly_for_each_request(env, tenant, monkeypat
     assert len(counting) == 1 and seen == [service.LeadCount(2)] * 4
     add_lead(ws, "c@x.test", score=3.0, grade="D")
     with session_scope() as session:
-        assert service.count_leads(session, ws) == service.LeadCount(3)
+        assert service.count_leads(session, ws, OPEN) == service.LeadCount(3)
     assert len(counting) == 2
+
+
+def test_a_page_that_will_not_wait_gets_a_lower_bound_until_the_count_is_made(env, tenant, monkeypatch):  # noqa: ANN001
+    ws = tenant.workspace_id
+    for i in range(6):
+        add_lead(ws, f"w{i}@x.test", score=float(i), grade="B")
+    monkeypatch.setattr(service, "EXACT_COUNT", 3)
+    monkeypatch.setattr(service, "_counts", service._Recent(60.0))
+    counting, release = _held(monkeypatch, "count")
+    started = time.monotonic()
+    with session_scope() as session:
+        first = service.count_leads(session, ws, OPEN, wait=False)
+        again = service.count_leads(session, ws, OPEN, wait=False)  # the count is still being made
+    assert time.monotonic() - started < 5
+    assert first == again == service.LeadCount(3, at_least=True)
+    release.set()
+    deadline = time.monotonic() + 10
+    while service._counts.peek(service._counts_key(ws, OPEN)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with session_scope() as session:
+        counted = service.count_leads(session, ws, OPEN, wait=False)
+    assert counted.total == 6 and not counted.at_least and counted.as_of is not None
+    assert len(counting) == 1  # one background count, however many pages asked

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import uuid
 
 import pytest
@@ -407,6 +408,27 @@ def test_list_filters_sort_search_and_pages(client, web_user, scored) -> None:  
     assert "Showing 51–66 of 66" in texts(html)
     r = client.get("/leads?cursor=garbage", headers=HTML)
     assert r.status_code == 200 and "cursor is not valid" in texts(r.text)
+
+
+def test_a_big_filtered_list_shows_a_lower_bound_until_it_is_counted(client, web_user, scored,
+                                                                   monkeypatch) -> None:  # noqa: ANN001
+    """The page never waits for a big count: "3+" (EXACT_COUNT is 3 here) while a background
+    thread counts, the count once made; the "Next" links carry what the first page showed."""
+    from leadrank.leads import service
+
+    for i in range(30):
+        add_lead(web_user.workspace_id, f"shop{i:02d}@x.com", score=float(i), grade="D", industry="Retail")
+    monkeypatch.setattr(service, "EXACT_COUNT", 3)
+    monkeypatch.setattr(service, "_counts", service._Recent(60.0))
+    sign_in(client, web_user)
+    html = client.get("/leads?industry=Retail&limit=25", headers=HTML).text
+    assert "3+ of 36 leads match" in texts(html) and "Showing 1–25 of 3+" in texts(html)
+    nxt = re.search(r'<a class="btn btn-small" rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "Showing 26–34 of 3+" in texts(client.get(nxt, headers=HTML).text)
+    deadline = time.monotonic() + 10
+    while "34 of 36 leads match" not in texts(client.get("/leads?industry=Retail&limit=25", headers=HTML).text):
+        assert time.monotonic() < deadline, "the background count never arrived"
+        time.sleep(0.05)
 
 
 def _options(html: str, select_id: str) -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -24,6 +25,7 @@ from leadrank.models.base import utcnow
 from leadrank.scoring import stored as stored_explanation
 
 MAX_PAGE = 500
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -137,6 +139,9 @@ class LeadCount:
 
     total: int
     as_of: datetime | None = None
+    # True when ``total`` is only a lower bound: more than EXACT_COUNT match, and their count
+    # is still being made (``count_leads(..., wait=False)``).
+    at_least: bool = False
 
 
 EXACT_COUNT = 10_000
@@ -159,6 +164,36 @@ class _Recent:
 
     def known(self, key: Hashable) -> bool:
         return key in self._values
+
+    def peek(self, key: Hashable) -> tuple[object, bool] | None:
+        """The value kept for ``key`` and whether it is fresh, or None."""
+        hit = self._values.get(key)
+        return (hit[1], time.monotonic() - hit[0] < self.ttl) if hit else None
+
+    def refresh_later(self, key: Hashable, compute: Callable[[], T]) -> None:
+        """Compute ``key`` on a background thread, unless a thread is computing it already."""
+        with self._guard:
+            if key in self._computing:
+                return
+            computing = self._computing[key] = Future()
+
+        def run() -> None:
+            try:
+                value = compute()
+            except BaseException as exc:  # noqa: BLE001 - logged; the next request tries again
+                log.warning("background count failed: %s", exc)
+                computing.set_exception(exc)
+            else:
+                with self._guard:
+                    if len(self._values) >= self.size:
+                        self._values.clear()
+                    self._values[key] = (time.monotonic(), value)
+                computing.set_result(value)
+            finally:
+                with self._guard:
+                    del self._computing[key]
+
+        _background.submit(run)
 
     def get(self, key: Hashable, compute: Callable[[], T], keep: Callable[[T], bool] = lambda _: True) -> T:
         hit = self._values.get(key)
@@ -192,10 +227,16 @@ class _Recent:
 
 
 _counts = _Recent(COUNT_TTL)
+# Counts no request waits for (count_leads(wait=False)), one at a time: each reads a big list.
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadrank-count")
 _choices = _Recent(60.0, size=256)
 
 
-def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters | None = None) -> LeadCount:
+def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters | None = None, *,
+                wait: bool = True) -> LeadCount:
+    """How many leads match ``filters`` (see :class:`LeadCount`). With ``wait=False`` (a web
+    page) no request waits for a count above EXACT_COUNT: it gets the last count made, or
+    "more than EXACT_COUNT" while a background thread counts for the requests after it."""
     repo = LeadRepository(session)
     filters = filters or LeadFilters()
     query = filters.as_query()
@@ -203,7 +244,7 @@ def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters 
         total = repo.workspace_total(workspace_id)
         if total is not None:
             return LeadCount(total)
-    key = (workspace_id, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in query.items()))
+    key = _counts_key(workspace_id, filters)
 
     def count() -> LeadCount:
         if not _counts.known(key):  # never above EXACT_COUNT: count up to it first
@@ -212,10 +253,33 @@ def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters 
                 return LeadCount(small)
         return LeadCount(repo.count(workspace_id, filters), as_of=utcnow())
 
+    if not wait:
+        kept = _counts.peek(key)
+        if kept is None:
+            small = repo.count_up_to(workspace_id, filters, EXACT_COUNT)
+            if small <= EXACT_COUNT:
+                return LeadCount(small)
+        if kept is None or not kept[1]:
+            _counts.refresh_later(key, lambda: _count_apart(workspace_id, filters))
+        return kept[0] if kept else LeadCount(EXACT_COUNT, at_least=True)  # type: ignore[return-value]
+
     # One request per process counts a list at a time, its first count of a big list included
     # (twenty requests at once each walked 10,000 leads before waiting for the full count).
     # An exact small count is shared with the requests that waited for it, and kept by none.
     return _counts.get(key, count, keep=lambda counted: counted.as_of is not None)
+
+
+def _counts_key(workspace_id: uuid.UUID, filters: LeadFilters) -> tuple:
+    query = filters.as_query()
+    return workspace_id, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in query.items())
+
+
+def _count_apart(workspace_id: uuid.UUID, filters: LeadFilters) -> LeadCount:
+    """A full count in its own session (a background thread: the request's is gone)."""
+    from leadrank.db import session_scope
+
+    with session_scope() as session:
+        return LeadCount(LeadRepository(session).count(workspace_id, filters), as_of=utcnow())
 
 
 def filter_choices(session: Session, workspace_id: uuid.UUID, column: str, lead_count: int) -> list[str]:
