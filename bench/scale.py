@@ -782,7 +782,8 @@ def main() -> None:
             if not runs:
                 model, csv_path = prepare(args, tmp)
             runs.append(run := run_upload_and_score(k, model, csv_path, args.n, env, tmp, args.threads))
-            print(f"{k} worker(s){f' × {args.threads} threads' if args.threads > 1 else ''}: uploaded in {run['uploaded_s']:.1f}s, all {args.n:,} scored in "
+            threads = f" × {args.threads} threads" if args.threads > 1 else ""
+            print(f"{k} worker(s){threads}: uploaded in {run['uploaded_s']:.1f}s, all {args.n:,} scored in "
                   f"{run['scores_s']:.1f}s ({args.n / run['scores_s']:,.0f} leads/s end to end), with reasons "
                   f"in {run['scored_s']:.1f}s ({args.n / run['scored_s']:,.0f} leads/s; "
                   f"{run['with_reasons']:,} leads have score + reasons); peak RSS per worker: "

@@ -54,7 +54,8 @@ def test_the_total_follows_every_insert_and_delete(client, tenant, env):  # noqa
     with session_scope() as session:  # a rolled-back insert counts nothing
         session.execute(text(
             "INSERT INTO leads (id, workspace_id, dedupe_key, content_hash, custom, consent, outcome, sort_score, "
-            "created_at, updated_at) VALUES (gen_random_uuid(), :ws, 'gone', 'x', '{}', '{}', 'open', 1, now(), now())"),
+            "created_at, updated_at) VALUES (gen_random_uuid(), :ws, 'gone', 'x', '{}', '{}', 'open', 1, "
+            "now(), now())"),
             {"ws": ws})
         session.rollback()
     assert _total(ws) == 139

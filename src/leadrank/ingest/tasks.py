@@ -204,9 +204,8 @@ def _reject_row(reject) -> dict:  # noqa: ANN001 - ingest.validate.Reject
 def _after_upload(ctx: JobContext, kind: str, changed: int, started: datetime) -> None:
     """Changed leads get scored, new ones their reasons (they were stored scored when a model
     was active), and all are embedded, by follow-up jobs."""
-    from leadrank.scoring.service import schedule_after_upload
-
     from leadrank.leads.repository import LeadRepository
+    from leadrank.scoring.service import schedule_after_upload
 
     with session_scope() as session:
         schedule_after_upload(session, ctx.workspace_id, kind=kind, lead_count=changed,
