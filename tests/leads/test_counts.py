@@ -103,6 +103,10 @@ def test_a_page_that_will_not_wait_gets_a_lower_bound_until_the_count_is_made(en
         add_lead(ws, f"w{i}@x.test", score=float(i), grade="B")
     monkeypatch.setattr(service, "EXACT_COUNT", 3)
     monkeypatch.setattr(service, "_counts", service._Recent(60.0))
+    monkeypatch.setattr(service, "_bounded", service._Recent(60.0))
+    bounded = []
+    real = LeadRepository.count_up_to
+    monkeypatch.setattr(LeadRepository, "count_up_to", lambda *a: bounded.append(1) or real(*a))
     counting, release = _held(monkeypatch, "count")
     started = time.monotonic()
     with session_scope() as session:
@@ -110,6 +114,7 @@ def test_a_page_that_will_not_wait_gets_a_lower_bound_until_the_count_is_made(en
         again = service.count_leads(session, ws, OPEN, wait=False)  # the count is still being made
     assert time.monotonic() - started < 5
     assert first == again == service.LeadCount(3, at_least=True)
+    assert len(bounded) == 1  # the second page knew the list was big: no bounded count again
     release.set()
     deadline = time.monotonic() + 10
     while service._counts.peek(service._counts_key(ws, OPEN)) is None and time.monotonic() < deadline:

@@ -420,6 +420,7 @@ def test_a_big_filtered_list_shows_a_lower_bound_until_it_is_counted(client, web
         add_lead(web_user.workspace_id, f"shop{i:02d}@x.com", score=float(i), grade="D", industry="Retail")
     monkeypatch.setattr(service, "EXACT_COUNT", 3)
     monkeypatch.setattr(service, "_counts", service._Recent(60.0))
+    monkeypatch.setattr(service, "_bounded", service._Recent(60.0))
     sign_in(client, web_user)
     html = client.get("/leads?industry=Retail&limit=25", headers=HTML).text
     assert "3+ of 36 leads match" in texts(html) and "Showing 1–25 of 3+" in texts(html)
