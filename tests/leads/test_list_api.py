@@ -120,8 +120,7 @@ def test_scores_that_are_not_numbers_are_refused(client, tenant):
 @pytest.mark.postgres
 @pytest.mark.parametrize("env", ["postgres"], indirect=True)  # the trigram index is PostgreSQL's
 def test_search_can_use_the_trigram_index(client, tenant, env):
-    from leadrank.db import get_engine, session_scope
-    from leadrank.leads.filters import LeadFilters, LeadSort
+    from leadrank.db import get_engine
 
     engine = get_engine()
     with engine.connect() as conn:
@@ -138,6 +137,17 @@ def test_search_can_use_the_trigram_index(client, tenant, env):
         indexdef = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_leads_search_trgm'")
                                 ).scalar()
     assert indexdef is not None and "gin_trgm_ops" in indexdef
+    rows, plan = _search_plan(engine, tenant.workspace_id, "zzqx", limit=50)
+    assert rows == []
+    assert "ix_leads_search_trgm" in plan, plan
+
+
+def _search_plan(engine, workspace_id, term: str, *, limit: int, statement_with: str = "",  # noqa: ANN001
+                 analyze: bool = False) -> tuple[list, str]:
+    """A search's rows, and the plan of its last statement that contains ``statement_with``."""
+    from leadrank.db import session_scope
+    from leadrank.leads.filters import LeadFilters, LeadSort
+
     sent: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
@@ -146,17 +156,14 @@ def test_search_can_use_the_trigram_index(client, tenant, env):
     event.listen(engine, "before_cursor_execute", record)
     try:
         with session_scope() as session:
-            rows, _ = service.list_views(session, tenant.workspace_id, LeadFilters(q="zzqx"), LeadSort(), limit=50)
+            rows, _ = service.list_views(session, workspace_id, LeadFilters(q=term), LeadSort(), limit=limit)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert rows == []
-    statement, params = sent[-1]
+    statement, params = next(s for s in reversed(sent) if statement_with in s[0])
     with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            cur.execute("EXPLAIN " + statement, params)
-            plan = "\n".join(r[0] for r in cur.fetchall())
-    assert "ix_leads_search_trgm" in plan, plan
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute(("EXPLAIN (ANALYZE) " if analyze else "EXPLAIN ") + statement, params)
+            return rows, "\n".join(r[0] for r in cur.fetchall())
 
 
 @pytest.mark.postgres
@@ -164,8 +171,7 @@ def test_search_can_use_the_trigram_index(client, tenant, env):
 def test_a_common_term_is_found_from_the_score_index_alone(client, tenant, env):
     """The walk of a search reads the score index, which carries the search text (migration
     0004); the text follows every change of the fields."""
-    from leadrank.db import get_engine, session_scope
-    from leadrank.leads.filters import LeadFilters, LeadSort
+    from leadrank.db import get_engine
 
     engine = get_engine()
     with engine.connect() as conn:
@@ -179,23 +185,8 @@ def test_a_common_term_is_found_from_the_score_index_alone(client, tenant, env):
         conn.commit()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM (ANALYZE) leads"))  # as after an upload: pages all-visible
-    sent: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
-        sent.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with session_scope() as session:
-            rows, _ = service.list_views(session, tenant.workspace_id, LeadFilters(q="garcia"), LeadSort(), limit=20)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    rows, plan = _search_plan(engine, tenant.workspace_id, "garcia", limit=20, statement_with="walked", analyze=True)
     assert len(rows) == 20 and all(r["lead_data"]["last_name"] == "Garcia" for r in rows)
-    statement, params = next(s for s in reversed(sent) if "walked" in s[0])
-    with engine.connect() as conn:
-        with conn.connection.driver_connection.cursor() as cur:
-            cur.execute("EXPLAIN (ANALYZE) " + statement, params)
-            plan = "\n".join(r[0] for r in cur.fetchall())
     assert "Index Only Scan Backward using ix_leads_ws_sort" in plan, plan
     assert "Heap Fetches: 0" in plan, plan
 
