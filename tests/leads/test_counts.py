@@ -117,7 +117,7 @@ def test_a_page_that_will_not_wait_gets_a_lower_bound_until_the_count_is_made(en
     assert len(bounded) == 1  # the second page knew the list was big: no bounded count again
     release.set()
     deadline = time.monotonic() + 10
-    while service._counts.peek(service._counts_key(ws, OPEN)) is None and time.monotonic() < deadline:
+    while service._counts.peek(service._counts_key(ws, OPEN.as_query())) is None and time.monotonic() < deadline:
         time.sleep(0.02)
     with session_scope() as session:
         counted = service.count_leads(session, ws, OPEN, wait=False)

@@ -245,7 +245,7 @@ def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters 
         total = repo.workspace_total(workspace_id)
         if total is not None:
             return LeadCount(total)
-    key = _counts_key(workspace_id, filters)
+    key = _counts_key(workspace_id, query)
 
     def count() -> LeadCount:
         if not _counts.known(key):  # never above EXACT_COUNT: count up to it first
@@ -276,8 +276,8 @@ def count_leads(session: Session, workspace_id: uuid.UUID, filters: LeadFilters 
     return _counts.get(key, count, keep=lambda counted: counted.as_of is not None)
 
 
-def _counts_key(workspace_id: uuid.UUID, filters: LeadFilters) -> tuple:
-    query = filters.as_query()
+def _counts_key(workspace_id: uuid.UUID, query: dict[str, object]) -> tuple:
+    """The cache key of a count: the workspace and the filters (``LeadFilters.as_query``)."""
     return workspace_id, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in query.items())
 
 
