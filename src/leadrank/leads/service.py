@@ -179,19 +179,9 @@ class _Recent:
 
         def run() -> None:
             try:
-                value = compute()
+                self._compute(key, computing, compute, keep=lambda _: True)
             except BaseException as exc:  # noqa: BLE001 - logged; the next request tries again
                 log.warning("background count failed: %s", exc)
-                computing.set_exception(exc)
-            else:
-                with self._guard:
-                    if len(self._values) >= self.size:
-                        self._values.clear()
-                    self._values[key] = (time.monotonic(), value)
-                computing.set_result(value)
-            finally:
-                with self._guard:
-                    del self._computing[key]
 
         _background.submit(run)
 
@@ -208,6 +198,11 @@ class _Recent:
                 mine = False
         if not mine:
             return hit[1] if hit else computing.result()  # type: ignore[return-value]
+        return self._compute(key, computing, compute, keep)
+
+    def _compute(self, key: Hashable, computing: Future, compute: Callable[[], T], keep: Callable[[T], bool]) -> T:
+        """Run ``compute`` for the thread that claimed ``key`` (``computing``): keep the value
+        if ``keep`` says so, hand it (or the error) to the threads waiting, release the key."""
         try:
             value = compute()
         except BaseException as exc:

@@ -32,7 +32,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# The text leads.repository.SEARCH_TEXT_SQL names, as migration 0002 indexed it.
+# The search text, as migration 0002 indexed it (a migration keeps its own copy: 0002's may not change).
 EXPRESSION = ("lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || "
               "coalesce(email, '') || ' ' || coalesce(company_name, ''))")
 TRIGRAM_INDEX = "ix_leads_search_trgm"
