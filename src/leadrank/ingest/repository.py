@@ -10,12 +10,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert_columns, uuid_array
-from leadrank.leads.repository import LeadRepository
+from leadrank.leads.repository import LeadRepository, leads_by_key
 from leadrank.models import Activity, Lead
 
 ACTIVITY_COLUMNS = ("workspace_id", "lead_id", "activity_type", "activity_date", "description", "source",
@@ -55,7 +54,7 @@ def advance_last_activity(session: Session, workspace_id: uuid.UUID, latest: dic
             cur.execute(
                 "UPDATE leads AS l SET last_activity_date = v.at "
                 "FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, at) "
-                "WHERE l.id = v.id AND l.workspace_id = %s "
+                "WHERE l.id = v.id AND l.workspace_id = (SELECT %s::uuid) "  # unseen: see leads_by_key
                 "AND (l.last_activity_date IS NULL OR l.last_activity_date < v.at)",
                 (uuid_array(latest), "{" + ",".join(f'"{at.isoformat()}"' for at in latest.values()) + "}",
                  workspace_id))
@@ -66,17 +65,17 @@ def advance_last_activity(session: Session, workspace_id: uuid.UUID, latest: dic
 def lead_ids_by(session: Session, workspace_id: uuid.UUID, column: str, values: Iterable[str | None]
                 ) -> dict[str, uuid.UUID]:
     """``value -> lead id`` for the workspace's leads whose ``column`` (email, external id)
-    is one of ``values``: one array parameter on PostgreSQL, batches of bound values on SQLite."""
+    is one of ``values``: one array parameter on PostgreSQL (see ``leads_by_key``), batches of
+    bound values on SQLite."""
     wanted = list({v for v in values if v})
     if not wanted:
         return {}
-    col = getattr(Lead, column)
     if session.get_bind().dialect.name == "postgresql":
-        batches = [[col == any_(bindparam("values", wanted, type_=ARRAY(col.type)))]]
-    else:
-        batches = [[col.in_(wanted[s:s + _SQLITE_BATCH])] for s in range(0, len(wanted), _SQLITE_BATCH)]
+        return {str(value): lead_id for value, lead_id in leads_by_key(session, workspace_id, column, wanted, ("id",))}
+    col = getattr(Lead, column)
     out: dict[str, uuid.UUID] = {}
-    for where in batches:
-        for value, lead_id in session.execute(select(col, Lead.id).where(Lead.workspace_id == workspace_id, *where)):
+    for s in range(0, len(wanted), _SQLITE_BATCH):
+        for value, lead_id in session.execute(select(col, Lead.id).where(
+                Lead.workspace_id == workspace_id, col.in_(wanted[s:s + _SQLITE_BATCH]))):
             out[str(value)] = lead_id
     return out
