@@ -54,7 +54,7 @@ def advance_last_activity(session: Session, workspace_id: uuid.UUID, latest: dic
             cur.execute(
                 "UPDATE leads AS l SET last_activity_date = v.at "
                 "FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, at) "
-                "WHERE l.id = v.id AND l.workspace_id = (SELECT %s::uuid) "  # unseen: see leads_by_key
+                "WHERE l.id = v.id AND l.workspace_id = %s "
                 "AND (l.last_activity_date IS NULL OR l.last_activity_date < v.at)",
                 (uuid_array(latest), "{" + ",".join(f'"{at.isoformat()}"' for at in latest.values()) + "}",
                  workspace_id))
