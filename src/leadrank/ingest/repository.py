@@ -10,17 +10,16 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from leadrank.bulk import bulk_insert_columns, uuid_array
 from leadrank.leads.repository import LeadRepository, leads_by_key
-from leadrank.models import Activity, Lead
+from leadrank.models import Activity
 
 ACTIVITY_COLUMNS = ("workspace_id", "lead_id", "activity_type", "activity_date", "description", "source",
                     "dedupe_key", "created_at")
 _STAGE = "_upload_activities"
-_SQLITE_BATCH = 2000  # bound values per statement, well under SQLite's limit
 
 
 def store_activities(session: Session, rows: Sequence[dict]) -> int:
@@ -65,17 +64,8 @@ def advance_last_activity(session: Session, workspace_id: uuid.UUID, latest: dic
 def lead_ids_by(session: Session, workspace_id: uuid.UUID, column: str, values: Iterable[str | None]
                 ) -> dict[str, uuid.UUID]:
     """``value -> lead id`` for the workspace's leads whose ``column`` (email, external id)
-    is one of ``values``: one array parameter on PostgreSQL (see ``leads_by_key``), batches of
-    bound values on SQLite."""
+    is one of ``values`` (see :func:`leadrank.leads.repository.leads_by_key`)."""
     wanted = list({v for v in values if v})
     if not wanted:
         return {}
-    if session.get_bind().dialect.name == "postgresql":
-        return {str(value): lead_id for value, lead_id in leads_by_key(session, workspace_id, column, wanted, ("id",))}
-    col = getattr(Lead, column)
-    out: dict[str, uuid.UUID] = {}
-    for s in range(0, len(wanted), _SQLITE_BATCH):
-        for value, lead_id in session.execute(select(col, Lead.id).where(
-                Lead.workspace_id == workspace_id, col.in_(wanted[s:s + _SQLITE_BATCH]))):
-            out[str(value)] = lead_id
-    return out
+    return {str(value): lead_id for value, lead_id in leads_by_key(session, workspace_id, column, wanted, ("id",))}

@@ -110,32 +110,34 @@ def _row_select(insights: bool, explain: bool) -> Select:
 
 def leads_by_key(session: Session, workspace_id: uuid.UUID, column: str, values: Sequence[str],
                  selected: Sequence[str]) -> list:
-    """On PostgreSQL, ``(column, *selected)`` of the workspace's leads whose ``column`` (the
-    dedupe key, the email, the external id: each the second column of an index that starts
-    with the workspace) is one of ``values``.
+    """``(column, *selected)`` of the workspace's leads whose ``column`` (the dedupe key, the
+    email, the external id: each the second column of an index that starts with the
+    workspace) is one of ``values``.
 
-    Each value is looked up in that index, whatever the planner's statistics say. Given
-    ``workspace_id = X AND key = ANY(values)``, the planner trusts statistics that may
-    predate the workspace: a big upload into a new one is not in them until it ends. It
+    On PostgreSQL each value is looked up in that index, whatever the planner's statistics
+    say. Given ``workspace_id = X AND key = ANY(values)``, the planner trusts statistics that
+    may predate the workspace: a big upload into a new one is not in them until it ends. It
     took the workspace for one row and read every lead of it for each chunk's lookup, a cost
     quadratic in the upload (58 s of a million-lead upload). Here each value is a lookup of
     its own (a lateral subquery, kept apart by ``OFFSET 0``), and the workspace a value the
     planner cannot see (a one-row subquery): against an average workspace, the index is the
-    cheaper way to find one value."""
+    cheaper way to find one value. SQLite takes the values in batches of bound parameters."""
     table = Lead.__table__
     names = [column, *selected]
     missing = [n for n in names if n not in table.c]
     if missing:
         raise ValueError(f"leads has no column {missing[0]!r}")
+    values = list(values)
+    if session.get_bind().dialect.name != "postgresql":
+        return [row for start in range(0, len(values), KEY_BATCH) for row in session.execute(
+            select(*(table.c[n] for n in names)).where(
+                table.c.workspace_id == workspace_id, table.c[column].in_(values[start:start + KEY_BATCH])))]
     sql = text(
         f"SELECT {', '.join(f'l.{n}' for n in names)} FROM unnest(CAST(:values AS text[])) AS k(value) "
         f"CROSS JOIN LATERAL (SELECT {', '.join(names)} FROM leads "
         f"WHERE workspace_id = (SELECT CAST(:ws AS uuid)) AND {column} = k.value OFFSET 0) AS l")
-    rows: list = []
-    for start in range(0, len(values), KEY_LOOKUP_BATCH):
-        rows += session.execute(sql, {"values": list(values[start:start + KEY_LOOKUP_BATCH]),
-                                      "ws": workspace_id}).all()
-    return rows
+    return [row for start in range(0, len(values), KEY_LOOKUP_BATCH) for row in session.execute(
+        sql, {"values": values[start:start + KEY_LOOKUP_BATCH], "ws": workspace_id})]
 
 
 def _search_match(c, term):  # noqa: ANN001, ANN202 - columns of leads or of a subquery of them
@@ -634,18 +636,8 @@ class LeadRepository:
 
     def find_by_keys(self, workspace_id: uuid.UUID, keys: Iterable[str]) -> dict[str, tuple[uuid.UUID, str]]:
         """dedupe_key -> (lead id, content_hash) for the keys that already exist."""
-        keys = list(keys)
-        if self._postgres:
-            rows = leads_by_key(self.session, workspace_id, "dedupe_key", keys, ("id", "content_hash"))
-            return {key: (lead_id, content_hash) for key, lead_id, content_hash in rows}
-        found: dict[str, tuple[uuid.UUID, str]] = {}
-        for start in range(0, len(keys), KEY_BATCH):
-            rows = self.session.execute(
-                select(Lead.dedupe_key, Lead.id, Lead.content_hash)
-                .where(Lead.workspace_id == workspace_id, Lead.dedupe_key.in_(keys[start:start + KEY_BATCH])))
-            for key, lead_id, content_hash in rows:
-                found[key] = (lead_id, content_hash)
-        return found
+        rows = leads_by_key(self.session, workspace_id, "dedupe_key", list(keys), ("id", "content_hash"))
+        return {key: (lead_id, content_hash) for key, lead_id, content_hash in rows}
 
     def activities(self, lead_id: uuid.UUID, limit: int = 500) -> Sequence[Activity]:
         return self.session.scalars(
