@@ -38,6 +38,7 @@ import asyncio
 import http.client
 import itertools
 import json
+import math
 import os
 import random
 import resource
@@ -315,7 +316,7 @@ QUERIES = {
     "grade + source": "grade=A&lead_source=Webinar",
     "grade D": "grade=D",
     "job title contains": "job_title=vp",
-    "min score + created": "min_score=60&created_from=2020-01-01T00:00:00Z",
+    "min score + created": "min_score=@p95&created_from=2020-01-01T00:00:00Z",  # see with_score_bound
     "search q": "q=garcia",
     "search q (rare)": "q=zzqx",
     "sort company_name": "sort=company_name&order=asc",
@@ -330,6 +331,20 @@ WEB_QUERIES = {
     "web: industry + search": "industry=Software&q=an",
     "web: sort company_size": "sort=company_size&order=desc",
 }
+
+
+def with_score_bound(workspace_id: uuid.UUID) -> None:
+    """``min_score=@p95`` becomes the score 5% of the workspace's leads reach: a fixed bound
+    (the 60 used before) could lie above every score a model gives, and the shape would then
+    time an empty page."""
+    from leadrank.db import session_scope
+    from sqlalchemy import text
+
+    with session_scope() as session:
+        bound = session.scalar(text("SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY sort_score) FROM leads "
+                                    "WHERE workspace_id = :ws"), {"ws": workspace_id})
+    for label, query in QUERIES.items():
+        QUERIES[label] = query.replace("@p95", f"{math.floor(bound or 0)}")
 
 
 def web_login(base: str, workspace_id: uuid.UUID) -> dict[str, str]:
@@ -808,6 +823,7 @@ def main() -> None:
 
             with session_scope() as session:
                 session.execute(text("ANALYZE leads"))
+        with_score_bound(last["workspace_id"])
         if args.explain:
             explain(last["workspace_id"])
         port = free_port()
