@@ -428,3 +428,67 @@ def test_uploads_run_on_the_workers_and_a_re_upload_changes_nothing(cluster: Clu
     assert workers.events(str(first.id), "job finished")  # a worker process ran it
     again = _wait_finished(cluster, upload())
     assert again.status == "done" and again.result["created"] == 0 and again.result["unchanged"] == 294
+
+
+def test_worker_killed_mid_upload_chunk_resumes_from_its_checkpoint(cluster: Cluster, workers: Workers, tmp_path):
+    """An upload runs as one job on one worker, chunk after chunk, each chunk committed with
+    its checkpoint. Killed inside a chunk (its rows written, not committed), the job is taken
+    up by another worker from the last committed chunk: every row is counted once, every lead
+    stored once, every bad row reported once."""
+    from leadrank.db import session_scope
+    from leadrank.ingest.service import save_upload, start_upload
+    from leadrank.jobs.repository import JobRepository
+    from leadrank.models import Job, Lead
+    from leadrank.workspaces.service import create_workspace
+
+    with session_scope() as session:
+        workspace_id = create_workspace(session, "Upload killed mid-chunk").id
+    rows, bad, repeated = 1200, 12, 30
+    lines = ["Email,Company,Employees"]
+    for i in range(rows):
+        if i % (rows // bad) == 7:
+            lines.append(f"x{i}@firm{i}.com,Firm {i},lots")  # rejected: the count is not a number
+        elif i >= rows - repeated:
+            lines.append(f"k{i - 600}@firm{i - 600}.com,Firm {i - 600} renamed,{i}")  # an earlier lead again
+        else:
+            lines.append(f"k{i}@firm{i}.com,Firm {i},{10 + i}")
+    source = tmp_path / "leads.csv"
+    source.write_text("\n".join(lines) + "\n")
+    with source.open("rb") as fh:
+        stored = save_upload(fh, source.name)
+    with session_scope() as session:
+        job = start_upload(session, workspace_id, stored, filename=source.name)
+        # 12 chunks of 100 rows, each held open for 0.4 s after its writes (test hooks).
+        job.params = {**job.params, "chunk_rows": 100, "_test": {"chunk_delay_s": 0.4}}
+        job_id = job.id
+
+    def committed_rows() -> int:
+        return int((_job(job_id).checkpoint or {}).get("next_row", 2)) - 2
+
+    wait_for(lambda: committed_rows() >= 200, timeout=60, interval=0.05, what="two chunks of the upload to commit",
+             on_timeout=workers.tails)
+    runner_pids = {pid for pid, _ in workers.events(str(job_id), "job started")}
+    victim = next(w for w in workers.live() if w.pid in runner_pids)
+    workers.kill(victim)  # SIGKILL inside a chunk: its rows are written, not committed
+    assert committed_rows() < rows, "the upload ended before the worker was killed"
+    workers.start(1, wait=False)
+
+    job = _wait_finished(cluster, job_id)
+    assert job.status == "done", job.error
+    assert job.attempts >= 2  # taken up again after its worker died
+    assert {pid for pid, _ in workers.events(str(job_id), "job finished")} - {victim.pid}
+    distinct = rows - bad - repeated
+    assert job.result["rows_read"] == rows
+    assert job.result["rejected"] == bad
+    # Each lead created once; the repeated rows of the file's end update leads created earlier.
+    assert job.result["created"] == distinct
+    assert job.result["updated"] + job.result["duplicates_in_file"] + job.result["unchanged"] == repeated
+    with session_scope() as session:
+        leads = session.execute(select(Lead.email, Lead.company_name).where(Lead.workspace_id == workspace_id)).all()
+        rejects = JobRepository(session).rejects(job_id)
+        assert session.get(Job, job_id).progress["rows_read"] == rows
+    assert len(leads) == distinct == len({email for email, _ in leads})
+    assert sorted(r.row_number for r in rejects) == [i + 2 for i in range(rows) if i % (rows // bad) == 7]
+    companies = dict(leads)
+    assert all(companies[f"k{i - 600}@firm{i - 600}.com"] == f"Firm {i - 600} renamed"
+               for i in range(rows - repeated, rows))

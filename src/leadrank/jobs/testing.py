@@ -7,6 +7,9 @@ A job's params may carry ``"_test": {"chunk_delay_s": 1.5, "fail_chunks": [2]}``
 - ``fail_chunks``: these chunk numbers raise after their writes, on every attempt (a
   poisoned chunk), so a test can check the chunk ends ``failed`` and the rest completes.
 
+A chunked job's chunks are numbered by their ``seq``; an upload's (``leads.upload``, one job
+that writes its file chunk by chunk) by their place in the file, from 0.
+
 They live in job params rather than the environment so that one pair of worker processes
 can serve several tests. Outside ``LEADRANK_ENV=test`` they are ignored.
 """
