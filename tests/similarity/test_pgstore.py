@@ -129,8 +129,7 @@ def test_same_results_on_sqlite_postgres_and_pgvector(
             names = {name: [texts[ids.index(i)] for i, _ in r] for name, r in results.items()}
             assert names["sqlite"] == names["postgres"] == names["pgvector"], names
             assert texts[3] not in names["sqlite"]
-        # The in-process store persists: a new process sees the same index.
-        stores["sqlite"].save()
+        # The in-process store persists every change: a new process sees the same index.
         reopened = LocalEmbeddingStore(tmp_path / "a", 256)
         assert reopened.count(WS) == len(ids) - 1
         q = provider.embed(["head of sales"])[0]

@@ -122,13 +122,13 @@ def embed_leads(session: Session, workspace_id: uuid.UUID, leads: pd.DataFrame) 
     st = store()
     stale = set(st.stale(workspace_id, dict(zip(ids, hashes, strict=True))))
     todo = [k for k, i in enumerate(ids) if i in stale and texts[k].strip()]
-    for start in range(0, len(todo), EMBED_BATCH):
-        part = todo[start:start + EMBED_BATCH]
-        vecs = prov.embed([texts[k] for k in part])
-        st.upsert(workspace_id, [ids[k] for k in part], vecs, model_id=prov.model_id,
-                  content_hashes=[hashes[k] for k in part])
-    if todo and hasattr(st, "save"):
-        st.save(workspace_id)
+    if todo:
+        # Embedded in batches, stored at once: the in-process store writes its whole index
+        # back on every change.
+        vecs = np.concatenate([prov.embed([texts[k] for k in todo[start:start + EMBED_BATCH]])
+                               for start in range(0, len(todo), EMBED_BATCH)])
+        st.upsert(workspace_id, [ids[k] for k in todo], vecs, model_id=prov.model_id,
+                  content_hashes=[hashes[k] for k in todo])
     have = st.vectors(workspace_id, ids)
     out = np.zeros((len(ids), prov.dimension), dtype=np.float32)
     for k, i in enumerate(ids):
@@ -144,8 +144,6 @@ def forget_leads(workspace_id: uuid.UUID, lead_ids: list[uuid.UUID]) -> None:
         st.delete(lead_ids, workspace_id=workspace_id)
     except TypeError:
         st.delete(lead_ids)
-    if hasattr(st, "save"):
-        st.save(workspace_id)
 
 
 def similar_leads(session: Session, workspace_id: uuid.UUID, to: str, k: int = 10) -> dict:
