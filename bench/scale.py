@@ -53,6 +53,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from urllib.parse import quote
 from pathlib import Path
 
 from _scratch import scratch_db
@@ -316,9 +317,10 @@ QUERIES = {
     "grade + source": "grade=A&lead_source=Webinar",
     "grade D": "grade=D",
     "job title contains": "job_title=vp",
-    "min score + created": "min_score=@p95&created_from=2020-01-01T00:00:00Z",  # see with_score_bound
+    "min score + created": "min_score=@p95&created_from=2020-01-01T00:00:00Z",  # see with_query_values
     "search q": "q=garcia",
     "search q (rare)": "q=zzqx",
+    "search q (one lead)": "q=@email",  # a lead's whole email: finding one person (see with_query_values)
     "sort company_name": "sort=company_name&order=asc",
     "sort last_activity": "sort=last_activity_date&order=desc",
     "page 2 (cursor)": "@cursor",
@@ -333,18 +335,23 @@ WEB_QUERIES = {
 }
 
 
-def with_score_bound(workspace_id: uuid.UUID) -> None:
-    """``min_score=@p95`` becomes the score 5% of the workspace's leads reach: a fixed bound
-    (the 60 used before) could lie above every score a model gives, and the shape would then
-    time an empty page."""
+def with_query_values(workspace_id: uuid.UUID) -> None:
+    """Values taken from the measured workspace: ``min_score=@p95`` becomes the score 5% of
+    its leads reach (a fixed bound, the 60 used before, could lie above every score a model
+    gives, and the shape would time an empty page); ``q=@email`` the email of the lead in the
+    middle of its score order."""
     from leadrank.db import session_scope
     from sqlalchemy import text
 
     with session_scope() as session:
-        bound = session.scalar(text("SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY sort_score) FROM leads "
-                                    "WHERE workspace_id = :ws"), {"ws": workspace_id})
+        bound, n = session.execute(text(
+            "SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY sort_score), count(*) FROM leads "
+            "WHERE workspace_id = :ws"), {"ws": workspace_id}).one()
+        email = session.scalar(text("SELECT email FROM leads WHERE workspace_id = :ws AND email IS NOT NULL "
+                                    "ORDER BY sort_score DESC, id DESC OFFSET :half LIMIT 1"),
+                               {"ws": workspace_id, "half": n // 2})
     for label, query in QUERIES.items():
-        QUERIES[label] = query.replace("@p95", f"{math.floor(bound or 0)}")
+        QUERIES[label] = query.replace("@p95", f"{math.floor(bound or 0)}").replace("@email", quote(email or "nobody"))
 
 
 def web_login(base: str, workspace_id: uuid.UUID) -> dict[str, str]:
@@ -823,7 +830,7 @@ def main() -> None:
 
             with session_scope() as session:
                 session.execute(text("ANALYZE leads"))
-        with_score_bound(last["workspace_id"])
+        with_query_values(last["workspace_id"])
         if args.explain:
             explain(last["workspace_id"])
         port = free_port()

@@ -331,3 +331,52 @@ def test_search_finds_the_same_leads_however_the_database_is_read(client, tenant
             assert first_page_read("q=rarebird") == ["walk", "index"]
             assert first_page_read("q=x9") == ["walk", "walk"]
         monkeypatch.undo()
+
+
+def test_a_term_is_looked_up_by_its_most_selective_part():
+    from leadrank.leads.repository import selective_part
+
+    # An email: its local part, and in it the word with a number.
+    assert selective_part("zoe.sato287@hotmail.com") == "sato287"
+    assert selective_part("john.smith@gmail.com") == "john.smith"
+    assert selective_part("ceo@rarecorp.io") is None  # "ceo" would be commoner than the whole address
+    assert selective_part("order 4711 acme") == "4711"
+    assert selective_part("acme2024") is None  # the word is the term
+    for term in ("garcia", "bo garcia", "@acme.com", "x9", "12"):
+        assert selective_part(term) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("env", ["postgres"], indirect=True)
+def test_an_email_is_found_through_the_rare_part_of_its_address(client, tenant, env, monkeypatch):
+    """One lead's email among thousands at the same mail provider: the trigram index looks up
+    "sato287", not the provider's trigrams every address has; the whole address is then
+    checked on what it found, so a longer address that contains it matches and a near miss
+    does not."""
+    from leadrank.db import get_engine
+    from leadrank.leads import repository
+
+    ws = tenant.workspace_id
+    add_lead(ws, "zoe.sato287@hotmail.com", score=50.0, grade="B", first_name="Zoë", last_name="Sato")
+    add_lead(ws, "zoe.sato2870@hotmail.com", score=60.0, grade="B")  # contains the part, not the address
+    add_lead(ws, "xzoe.sato287@hotmail.com.au", score=40.0, grade="C")  # contains the address
+    engine = get_engine()
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO leads (id, workspace_id, dedupe_key, content_hash, first_name, last_name, email, "
+            "company_name, custom, consent, outcome, sort_score, created_at, updated_at) "
+            "SELECT gen_random_uuid(), :ws, 'bulk:' || g, 'x', 'First' || g, 'Last' || g, "
+            "'user' || g || '@hotmail.com', 'Company ' || g, '{}', '{}', 'open', g % 100, now(), now() "
+            "FROM generate_series(1, 3000) AS g"), {"ws": ws})
+        conn.execute(text("SELECT gin_clean_pending_list('ix_leads_search_trgm')"))
+        conn.execute(text("ANALYZE leads"))
+    monkeypatch.setattr(repository, "INDEX_ONLY_WALK_FIRST", 1)  # straight to the index, as for a
+    monkeypatch.setattr(repository, "INDEX_ONLY_WALK_MAX", 0)  # rare term in a big workspace
+    assert emails(client, tenant, "q=ZOE.SATO287@hotmail.com") == ["zoe.sato287@hotmail.com",
+                                                                   "xzoe.sato287@hotmail.com.au"]
+    rows, plan = _search_plan(engine, ws, "zoe.sato287@hotmail.com", limit=50, statement_with="MATERIALIZED")
+    assert len(rows) == 2
+    index_condition = next((line for line in plan.splitlines() if "Index Cond" in line and "search_text" in line),
+                           plan)
+    assert "ix_leads_search_trgm" in plan, plan
+    assert "sato287" in index_condition and "hotmail" not in index_condition, plan
