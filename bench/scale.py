@@ -181,7 +181,7 @@ def drop_follow_ups(ws: uuid.UUID) -> list[str]:
 
 
 def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, env: dict, log_dir: Path,
-                         threads: int = 1) -> dict:
+                         threads: int = 1, embed: bool = False) -> dict:
     from leadrank.db import session_scope
     from leadrank.ingest.service import start_upload
     from leadrank.jobs.distributed import RedisRunner
@@ -233,6 +233,20 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
                     if job.status == "done":
                         scored = time.perf_counter() - started
                         cpu["reasons"] = meter.lap()
+        embedded = None
+        while embed and embedded is None:  # then the upload's embeddings, queued when the reasons end
+            time.sleep(0.5)
+            with session_scope() as session:
+                queued_by = uuid.UUID(explain_id) if explain_id else score_job.id
+                embed_id = (session.get(Job, queued_by).result or {}).get("embed_job_id")
+                if embed_id is None:
+                    raise SystemExit("the upload's scoring queued no embedding job")
+                job = session.get(Job, uuid.UUID(embed_id))
+                if job.status == "failed":
+                    raise SystemExit(f"embedding failed: {job.error}")
+                if job.status == "done":
+                    embedded = time.perf_counter() - started
+                    cpu["embeddings"] = meter.lap()
         with session_scope() as session:
             with_reasons = session.scalar(select(func.count()).select_from(Lead).join(LeadExplanation, and_(
                 LeadExplanation.lead_id == Lead.id, LeadExplanation.scored_at == Lead.scored_at)).where(
@@ -245,6 +259,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
         if left:
             print(f"  (not measured: {', '.join(left)}; stopped so the next run's workers do not inherit them)")
     return {"workers": n_workers, "uploaded_s": uploaded, "scores_s": scores_in, "scored_s": scored,
+            "embedded_s": embedded,
             "with_reasons": with_reasons, "cpu": cpu,
             "rss": rss, "workspace_id": ws, "api_key": key, "n": n}
 
@@ -771,6 +786,8 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("LEADRANK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
     parser.add_argument("--only", help="measure only these list shapes (comma-separated labels)")
+    parser.add_argument("--embed", action="store_true",
+                        help="also time the upload's embeddings (the job queued after the reasons)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch database (its URL is printed) for --reuse")
     parser.add_argument("--reuse", metavar="DATABASE_URL",
@@ -803,13 +820,14 @@ def main() -> None:
         for k in () if args.reuse else (int(x) for x in args.workers.split(",")):
             if not runs:
                 model, csv_path = prepare(args, tmp)
-            runs.append(run := run_upload_and_score(k, model, csv_path, args.n, env, tmp, args.threads))
+            runs.append(run := run_upload_and_score(k, model, csv_path, args.n, env, tmp, args.threads, args.embed))
             threads = f" × {args.threads} threads" if args.threads > 1 else ""
             print(f"{k} worker(s){threads}: uploaded in {run['uploaded_s']:.1f}s, all {args.n:,} scored in "
                   f"{run['scores_s']:.1f}s ({args.n / run['scores_s']:,.0f} leads/s end to end), with reasons "
                   f"in {run['scored_s']:.1f}s ({args.n / run['scored_s']:,.0f} leads/s; "
                   f"{run['with_reasons']:,} leads have score + reasons); peak RSS per worker: "
-                  + ", ".join(f"{r:.0f} MiB" for r in run["rss"]))
+                  + ", ".join(f"{r:.0f} MiB" for r in run["rss"])
+                  + (f"; embedded in {run['embedded_s']:.1f}s" if run["embedded_s"] is not None else ""))
             for phase, m in run["cpu"].items():
                 print(f"  {phase}: CPU seconds workers {m['workers']:.0f}, PostgreSQL {m['postgres']:.0f} "
                       f"({(m['workers'] + m['postgres']) / args.n * 1e6:.0f} µs a lead); WAL {m['wal_gb']:.1f} GiB, "
