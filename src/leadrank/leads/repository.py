@@ -271,8 +271,8 @@ class LeadRepository:
             values["q"] = like_pattern(term)
             if _spans_fields(values["q"]):  # a marker, not a value: part of the statement's shape
                 values["q_spans_fields"] = True
-            part = selective_part(term)
-            if part is not None:  # PostgreSQL: the trigram index looks up the part only
+            part = selective_part(term) if self._postgres else None
+            if part is not None:  # the trigram index looks up the part only
                 values["q_index"], values["q_text"] = like_pattern(part), term
         return values
 
