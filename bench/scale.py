@@ -180,6 +180,16 @@ def drop_follow_ups(ws: uuid.UUID) -> list[str]:
         return sorted(set(kinds))
 
 
+def job_ended(session, job_id: uuid.UUID, what: str) -> bool:  # noqa: ANN001
+    """Whether the job is done; a failed one ends the bench with its error."""
+    from leadrank.models import Job
+
+    job = session.get(Job, job_id)
+    if job.status == "failed":
+        raise SystemExit(f"{what} failed: {job.error}")
+    return job.status == "done"
+
+
 def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, env: dict, log_dir: Path,
                          threads: int = 1, embed: bool = False) -> dict:
     from leadrank.db import session_scope
@@ -216,23 +226,15 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
                         select(func.count()).select_from(Lead).where(Lead.workspace_id == ws,
                                                                      Lead.score.is_not(None))) >= n:
                     scores_in = time.perf_counter() - started  # stored scored by the upload itself
-                if score_job is not None and explain_id is None:
-                    job = session.get(Job, score_job.id)
-                    if job.status == "failed":
-                        raise SystemExit(f"scoring failed: {job.error}")
-                    if job.status == "done":
-                        scores_in = scores_in or time.perf_counter() - started
-                        explain_id = (job.result or {}).get("explain_job_id")
-                        cpu["score job"] = meter.lap()
-                        if explain_id is None:
-                            scored = scores_in
-                if explain_id is not None:
-                    job = session.get(Job, uuid.UUID(explain_id))
-                    if job.status == "failed":
-                        raise SystemExit(f"reasons failed: {job.error}")
-                    if job.status == "done":
-                        scored = time.perf_counter() - started
-                        cpu["reasons"] = meter.lap()
+                if score_job is not None and explain_id is None and job_ended(session, score_job.id, "scoring"):
+                    scores_in = scores_in or time.perf_counter() - started
+                    explain_id = (session.get(Job, score_job.id).result or {}).get("explain_job_id")
+                    cpu["score job"] = meter.lap()
+                    if explain_id is None:
+                        scored = scores_in
+                if explain_id is not None and job_ended(session, uuid.UUID(explain_id), "reasons"):
+                    scored = time.perf_counter() - started
+                    cpu["reasons"] = meter.lap()
         embedded = None
         while embed and embedded is None:  # then the upload's embeddings, queued when the reasons end
             time.sleep(0.5)
@@ -241,10 +243,7 @@ def run_upload_and_score(n_workers: int, model: dict, csv_path: Path, n: int, en
                 embed_id = (session.get(Job, queued_by).result or {}).get("embed_job_id")
                 if embed_id is None:
                     raise SystemExit("the upload's scoring queued no embedding job")
-                job = session.get(Job, uuid.UUID(embed_id))
-                if job.status == "failed":
-                    raise SystemExit(f"embedding failed: {job.error}")
-                if job.status == "done":
+                if job_ended(session, uuid.UUID(embed_id), "embedding"):
                     embedded = time.perf_counter() - started
                     cpu["embeddings"] = meter.lap()
         with session_scope() as session:
