@@ -15,7 +15,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,21 +87,23 @@ class LocalEmbeddingStore:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _stale(self, ws: uuid.UUID) -> bool:
+        """Whether this process has no copy of the workspace, or one the files no longer hold."""
+        return ws not in self._indexes or self._loaded[ws] != self._stamp(ws)
+
     def _ws(self, ws: uuid.UUID) -> InProcessIndex:
         """The workspace's index as the files hold it now (read again if they changed)."""
         with self._lock:
-            if ws in self._indexes and self._loaded[ws] == self._stamp(ws):
+            if not self._stale(ws):
                 return self._indexes[ws]
-            if self._stamp(ws) is None:  # nothing written yet (or the workspace was deleted)
-                self._read(ws)
-            else:
-                with self._file_lock(ws, exclusive=False):
-                    self._read(ws)
-            return self._indexes[ws]
+            # Nothing written yet (or the workspace was deleted): no files to lock.
+            files = self._file_lock(ws, exclusive=False) if self._stamp(ws) is not None else nullcontext()
+            with files:
+                return self._ws_unlocked(ws)
 
     def _ws_unlocked(self, ws: uuid.UUID) -> InProcessIndex:
         """:meth:`_ws` for a caller that holds the workspace's file lock."""
-        if ws not in self._indexes or self._loaded[ws] != self._stamp(ws):
+        if self._stale(ws):
             self._read(ws)
         return self._indexes[ws]
 
